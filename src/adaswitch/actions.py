@@ -1,0 +1,36 @@
+"""Typed pieces of one reasoning step: the action a model asked for and what the tool returned."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Action(BaseModel):
+    """A tool call written by an agent, e.g. ``calculate[3 * (4 + 5)]``."""
+
+    tool: str
+    argument: str
+
+    def render(self) -> str:
+        return f"{self.tool}[{self.argument}]"
+
+
+class ParsedStep(BaseModel):
+    """What the parser made of a model's raw step text.
+
+    ``action`` is None when no usable action could be read; ``error`` then says why. ``repairs``
+    lists what the parser had to fix to read the step (a code fence removed, a ``\\boxed{}`` answer
+    read as ``finish``, ...), so that the trace shows how lenient it was.
+    """
+
+    thought: str = ""
+    action: Action | None = None
+    error: str | None = None
+    repairs: list[str] = Field(default_factory=list)
+
+
+class ToolResult(BaseModel):
+    """What a tool returned. ``ok`` is False when the call failed; ``text`` then explains why."""
+
+    text: str
+    ok: bool = True

@@ -1,0 +1,68 @@
+"""Model backends and the spec strings that select them.
+
+A spec names a backend and its model:
+- ``fake`` or ``fake:SCRIPT.json``: the scripted fake backend;
+- ``llama:NAME_OR_PATH``, an embedded model name (``qwen2.5-coder-0.5b``) or a path to a ``.gguf``
+  file: llama.cpp in process;
+- ``openai:MODEL``: any OpenAI-compatible endpoint (base URL and key from :class:`EndpointOptions`).
+Backends are imported lazily, so selecting the fake backend never imports llama.cpp or openai.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from adaswitch.backends.base import Backend
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 60.0
+    prefix_mode: str = "fold"
+    n_ctx: int = 4096
+    n_threads: int | None = None
+
+
+def make_backend(spec: str, options: EndpointOptions | None = None) -> Backend:
+    options = options or EndpointOptions()
+    kind, _, target = spec.partition(":")
+    if kind == "fake":
+        from adaswitch.backends.fake import FakeBackend
+
+        return FakeBackend.from_file(target) if target else FakeBackend()
+    if kind == "openai":
+        if not target:
+            raise ValueError("openai backend needs a model name: openai:MODEL")
+        from adaswitch.backends.openai_compat import OpenAIBackend
+
+        return OpenAIBackend(
+            target,
+            base_url=options.base_url,
+            api_key=options.api_key,
+            timeout_s=options.timeout_s,
+            prefix_mode=options.prefix_mode,  # type: ignore[arg-type]
+        )
+    if kind == "llama":
+        return _llama(target, options)
+    if not target:
+        return _llama(spec, options)
+    raise ValueError(f"unknown backend {kind!r} in {spec!r}; expected fake, llama, openai or an embedded model name")
+
+
+def _llama(name_or_path: str, options: EndpointOptions) -> Backend:
+    from adaswitch.backends.llamacpp import LlamaCppBackend
+
+    path = Path(name_or_path).expanduser()
+    if path.suffix != ".gguf":
+        from adaswitch.embedded import resolve_model
+
+        path = resolve_model(name_or_path)
+        name = name_or_path
+    else:
+        if not path.is_file():
+            raise FileNotFoundError(f"model file not found: {path}")
+        name = path.stem
+    return LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name)

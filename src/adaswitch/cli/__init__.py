@@ -1,0 +1,26 @@
+"""The ``adaswitch`` command line: one small module per command."""
+
+from __future__ import annotations
+
+import click
+
+from adaswitch import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="adaswitch")
+def cli() -> None:
+    """Cloud-local collaborative reasoning: a small local model that knows when to ask a big one."""
+
+
+def _register() -> None:
+    from adaswitch.cli.models import models
+    from adaswitch.cli.solve import solve
+
+    cli.add_command(solve)
+    cli.add_command(models)
+
+
+def main() -> None:
+    _register()
+    cli()

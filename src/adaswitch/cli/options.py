@@ -1,0 +1,85 @@
+"""Options shared by the commands that run the collaboration; each is also an ADASWITCH_* variable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from adaswitch.introspection import INTROSPECTORS
+from adaswitch.policies import MODES
+from adaswitch.solver import DEFAULT_CLOUD, DEFAULT_LOCAL, EndpointSettings, SolverSettings
+
+_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("--local", "local", default=DEFAULT_LOCAL, show_default=True, envvar="ADASWITCH_LOCAL",
+                 help="Local model: an embedded name, a .gguf path, llama:..., openai:MODEL or fake[:SCRIPT.json]."),
+    click.option("--cloud", "cloud", default=DEFAULT_CLOUD, show_default=True, envvar="ADASWITCH_CLOUD",
+                 help="Cloud model, same forms as --local. The default is an in-process stand-in."),
+    click.option("--mode", type=click.Choice(MODES), default="adaswitch", show_default=True, envvar="ADASWITCH_MODE"),
+    click.option("--threshold", "-t", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+                 envvar="ADASWITCH_THRESHOLD", help="Switch when the probability of error exceeds this."),
+    click.option("--introspection", type=click.Choice(sorted(INTROSPECTORS)), default="verifier", show_default=True,
+                 envvar="ADASWITCH_INTROSPECTION", help="Where the probability of error comes from."),
+    click.option("--switch-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+                 envvar="ADASWITCH_SWITCH_RATE", help="Switch probability of the random baseline."),
+    click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,
+                 envvar="ADASWITCH_MAX_RETRIES", help="Self-reflection: local retries of a flagged step."),
+    click.option("--max-steps", type=click.IntRange(1, 50), default=10, show_default=True, envvar="ADASWITCH_MAX_STEPS"),
+    click.option("--on-cloud-error", type=click.Choice(["fallback", "fail"]), default="fallback", show_default=True,
+                 envvar="ADASWITCH_ON_CLOUD_ERROR", help="When the cloud fails: the local agent writes the step, or the question fails."),
+    click.option("--seed", type=int, default=0, show_default=True, envvar="ADASWITCH_SEED"),
+    click.option("--cloud-base-url", envvar="ADASWITCH_CLOUD_BASE_URL", help="Base URL of an OpenAI-compatible cloud endpoint."),
+    click.option("--cloud-api-key", envvar=["ADASWITCH_CLOUD_API_KEY", "OPENAI_API_KEY"], help="API key of the cloud endpoint."),
+    click.option("--cloud-timeout", type=float, default=60.0, show_default=True, envvar="ADASWITCH_CLOUD_TIMEOUT"),
+    click.option("--cloud-attempts", type=click.IntRange(1, 10), default=3, show_default=True,
+                 envvar="ADASWITCH_CLOUD_ATTEMPTS", help="Attempts per cloud call (retries with backoff on 429, 5xx, timeouts)."),
+    click.option("--cloud-prefix-mode", type=click.Choice(["fold", "continue"]), default="fold", show_default=True,
+                 envvar="ADASWITCH_CLOUD_PREFIX_MODE", help="How a chat endpoint continues a partial trajectory."),
+    click.option("--local-base-url", envvar="ADASWITCH_LOCAL_BASE_URL", help="Base URL when the local model is openai:MODEL."),
+    click.option("--local-api-key", envvar="ADASWITCH_LOCAL_API_KEY"),
+    click.option("--n-ctx", type=int, default=4096, show_default=True, envvar="ADASWITCH_N_CTX",
+                 help="Context size of in-process models."),
+]
+
+
+def solver_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+def settings_from_options(options: dict[str, Any]) -> SolverSettings:
+    """Turn the shared options into solver settings; a mode that needs no cloud loads none."""
+    mode = options["mode"]
+    cloud = options["cloud"] if mode in ("cloud", "adaswitch", "random") else None
+    return SolverSettings(
+        local=options["local"],
+        cloud=cloud or None,
+        mode=mode,
+        threshold=options["threshold"],
+        introspection=options["introspection"],
+        switch_rate=options["switch_rate"],
+        max_retries=options["max_retries"],
+        max_steps=options["max_steps"],
+        on_cloud_error=options["on_cloud_error"],
+        seed=options["seed"],
+        local_endpoint=EndpointSettings(
+            base_url=options["local_base_url"], api_key=options["local_api_key"], n_ctx=options["n_ctx"]
+        ),
+        cloud_endpoint=EndpointSettings(
+            base_url=options["cloud_base_url"],
+            api_key=options["cloud_api_key"],
+            timeout_s=options["cloud_timeout"],
+            max_attempts=options["cloud_attempts"],
+            prefix_mode=options["cloud_prefix_mode"],
+            n_ctx=options["n_ctx"],
+        ),
+    )
+
+
+SOLVER_OPTION_NAMES = (
+    "local", "cloud", "mode", "threshold", "introspection", "switch_rate", "max_retries", "max_steps",
+    "on_cloud_error", "seed", "cloud_base_url", "cloud_api_key", "cloud_timeout", "cloud_attempts",
+    "cloud_prefix_mode", "local_base_url", "local_api_key", "n_ctx",
+)

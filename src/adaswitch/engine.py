@@ -1,0 +1,366 @@
+"""The collaboration loop: the local agent proposes each step; a policy decides who writes it.
+
+For every step the local agent writes a proposal; the proposal is parsed and its tool is run (tools
+are exact and side-effect free); its probability of error is estimated (1 for an unreadable action
+or a failing tool); then the policy keeps it, asks the cloud agent to write that step from the same
+trajectory, or has the local agent redo it. Control always returns to the local agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+from adaswitch.actions import ParsedStep, ToolResult
+from adaswitch.backends.base import Completion, CompletionRequest
+from adaswitch.documents import Document
+from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
+from adaswitch.model import Model, ModelFailure
+from adaswitch.parsing import extract_answer_from_text, parse_step, render_observation, render_step
+from adaswitch.policies import Policy
+from adaswitch.prompts import TaskPrompts, prompts_for, step_stops
+from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
+from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
+
+_LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_steps: int = 10
+    max_step_tokens: int = 160
+    on_cloud_error: Literal["fallback", "fail"] = "fallback"
+    retry_temperature: float = 0.7
+    seed: int = 0
+    score_all_steps: bool = False
+    """Estimate the probability of error of local steps even when the mode does not use it."""
+
+
+@dataclass
+class Candidate:
+    """A step written by one agent, parsed, with its tool already run."""
+
+    author: Agent
+    raw: str
+    parsed: ParsedStep
+    result: ToolResult | None
+    text: str
+    completion: Completion
+    call: CallRecord
+    faults: list[FaultRecord]
+    judgment: Judgment | None = None
+
+    @property
+    def p_error(self) -> float | None:
+        return self.judgment.p_error if self.judgment else None
+
+    def proposal(self) -> Proposal:
+        return Proposal(
+            author=self.author,
+            text=self.text,
+            thought=self.parsed.thought,
+            action=self.parsed.action,
+            parse_error=self.parsed.error,
+            observation=self.result.text if self.result else "",
+            tool_ok=self.result.ok if self.result else True,
+            p_error=self.p_error,
+        )
+
+
+@dataclass
+class _Run:
+    """The state of one question being solved."""
+
+    question: str
+    prompts: TaskPrompts
+    toolbox: Toolbox
+    rng: random.Random
+    trajectory: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+class QuestionFailed(Exception):
+    def __init__(self, message: str, faults: list[FaultRecord]):
+        super().__init__(message)
+        self.faults = faults
+
+
+StepCallback = Callable[[StepRecord], None]
+
+
+class Collaboration:
+    """Solves questions with a local model, an optional cloud model, a policy and an introspection signal."""
+
+    def __init__(
+        self,
+        local: Model,
+        cloud: Model | None,
+        policy: Policy,
+        introspector: Introspector | None = None,
+        settings: EngineSettings | None = None,
+    ):
+        if policy.needs_cloud and cloud is None:
+            raise ValueError(f"mode {policy.mode!r} needs a cloud model")
+        if policy.needs_probability and introspector is None:
+            raise ValueError(f"mode {policy.mode!r} needs an introspection signal")
+        self.local = local
+        self.cloud = cloud
+        self.policy = policy
+        self.introspector = introspector
+        self.settings = settings or EngineSettings()
+
+    def solve(
+        self,
+        question: str,
+        family: str = "math",
+        knowledge: list[Document] | None = None,
+        question_id: str = "",
+        on_step: StepCallback | None = None,
+    ) -> Trace:
+        started = time.perf_counter()
+        trace = Trace(
+            id=question_id or hashlib.sha1(question.encode("utf-8")).hexdigest()[:12],
+            question=question,
+            family=family,
+            mode=self.policy.mode,
+            threshold=self.policy.threshold,
+            introspection=self.introspector.name if self.introspector else None,
+            local_model=self.local.name,
+            cloud_model=self.cloud.name if self.cloud else None,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            settings=self._settings_record(),
+        )
+        toolbox = qa_toolbox_or_error(knowledge) if family == "qa" else math_toolbox()
+        run = _Run(question, prompts_for(family), toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
+        trace.steps = run.steps
+        try:
+            self._loop(run, trace, on_step)
+        except QuestionFailed as failure:
+            trace.status = "error"
+            trace.error = str(failure)
+            if failure.faults:
+                run.steps.append(
+                    StepRecord(index=len(run.steps) + 1, author="local", text="", faults=failure.faults)
+                )
+        trace.wall_time_s = time.perf_counter() - started
+        return trace
+
+    def _loop(self, run: _Run, trace: Trace, on_step: StepCallback | None) -> None:
+        for index in range(1, self.settings.max_steps + 1):
+            step = self._step(run, index)
+            run.steps.append(step)
+            run.trajectory += step.text + "\n"
+            if step.action is not None and step.action.tool == "finish":
+                trace.answer, trace.answer_source, trace.answer_method = step.action.argument.strip(), "finish", "finish"
+                if on_step:
+                    on_step(step)
+                return
+            run.trajectory += render_observation(index, step.observation) + "\n"
+            if on_step:
+                on_step(step)
+        trace.status = "max_steps"
+        last = run.steps[-1].text if run.steps else ""
+        answer, method = extract_answer_from_text(last, trace.family)
+        if answer is not None:
+            trace.answer, trace.answer_source, trace.answer_method = answer, "fallback", method
+
+    def _step(self, run: _Run, index: int) -> StepRecord:
+        started = time.perf_counter()
+        if self.policy.cloud_writes_everything:
+            record = self._cloud_only_step(run, index)
+        else:
+            record = self._collaborative_step(run, index)
+        record.latency_s = time.perf_counter() - started
+        return record
+
+    def _collaborative_step(self, run: _Run, index: int) -> StepRecord:
+        proposal = self._write(self.local, run, index)
+        calls, faults = [proposal.call], list(proposal.faults)
+        if self.policy.needs_probability or self.settings.score_all_steps:
+            self._judge(run, index, proposal, calls)
+        decision = self.policy.decide(proposal.p_error, run.rng)
+        if decision == "keep":
+            return _record(index, proposal, calls, faults)
+        if decision == "retry":
+            return self._reflect(run, index, proposal, calls, faults)
+        try:
+            replacement = self._write(self.cloud, run, index)  # type: ignore[arg-type]
+        except ModelFailure as failure:
+            return self._cloud_failed(index, proposal, calls, faults + failure.faults)
+        calls.append(replacement.call)
+        record = _record(index, replacement, calls, faults + replacement.faults, p_error=proposal.p_error)
+        record.switched = True
+        record.replaced = [proposal.proposal()]
+        return record
+
+    def _cloud_only_step(self, run: _Run, index: int) -> StepRecord:
+        try:
+            step = self._write(self.cloud, run, index)  # type: ignore[arg-type]
+        except ModelFailure as failure:
+            if self.settings.on_cloud_error == "fail":
+                raise QuestionFailed(f"cloud agent failed: {failure}", _mark(failure.faults, "failed_question"))
+            local = self._write(self.local, run, index)
+            return _record(index, local, [local.call], _mark(failure.faults, "fell_back_to_local") + local.faults)
+        return _record(index, step, [step.call], step.faults)
+
+    def _cloud_failed(self, index: int, proposal: Candidate, calls: list[CallRecord], faults: list[FaultRecord]) -> StepRecord:
+        if self.settings.on_cloud_error == "fail":
+            raise QuestionFailed("cloud agent failed: " + faults[-1].message, _mark(faults, "failed_question"))
+        return _record(index, proposal, calls, _mark(faults, "fell_back_to_local"))
+
+    def _reflect(
+        self, run: _Run, index: int, first: Candidate, calls: list[CallRecord], faults: list[FaultRecord]
+    ) -> StepRecord:
+        tried = [first]
+        for attempt in range(1, self.policy.max_retries + 1):
+            seed = self.settings.seed * 100_003 + index * 101 + attempt
+            retry = self._write(self.local, run, index, self.settings.retry_temperature, seed, purpose="retry")
+            calls.append(retry.call)
+            faults += retry.faults
+            self._judge(run, index, retry, calls)
+            tried.append(retry)
+            if retry.p_error is not None and self.policy.threshold is not None and retry.p_error <= self.policy.threshold:
+                break
+        best = min(tried, key=lambda c: c.p_error if c.p_error is not None else 1.0)
+        record = _record(index, best, calls, faults, p_error=first.p_error)
+        record.switched = best is not first
+        record.replaced = [c.proposal() for c in tried if c is not best]
+        return record
+
+    def _write(
+        self,
+        model: Model,
+        run: _Run,
+        index: int,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        purpose: Literal["step", "retry"] = "step",
+    ) -> Candidate:
+        want_logprobs = model.role == "local" and bool(self.introspector and self.introspector.needs_logprobs)
+        request = CompletionRequest(
+            messages=run.prompts.step_messages(run.question, run.trajectory, index),
+            continue_final=True,
+            max_tokens=self.settings.max_step_tokens,
+            temperature=temperature,
+            stop=step_stops(index),
+            logprobs=want_logprobs,
+            seed=seed if seed is not None else self.settings.seed,
+        )
+        try:
+            reply = model.complete(request)
+        except ModelFailure as failure:
+            if model.role == "local":
+                raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
+            raise
+        completion = reply.completion
+        body = _LEADING_LABEL.sub("", completion.text, count=1)
+        raw = f"Thought {index}:{body}"
+        parsed = parse_step(raw, run.prompts.family)
+        result = _run_tool(run.toolbox, parsed)
+        text = render_step(index, parsed.thought, parsed.action) if parsed.action else raw.rstrip()
+        call = CallRecord(
+            agent=model.role,
+            purpose=purpose,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            recomputed_prompt_tokens=completion.recomputed_prompt_tokens,
+            latency_s=completion.latency_s,
+            attempts=reply.attempts,
+            bytes_sent=reply.bytes_sent,
+        )
+        return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
+
+    def _judge(self, run: _Run, index: int, candidate: Candidate, calls: list[CallRecord]) -> None:
+        if forced_error(candidate.parsed, candidate.result):
+            candidate.judgment = Judgment(p_error=1.0)
+            return
+        if self.introspector is None:
+            return
+        view = StepView(
+            question=run.question,
+            prompts=run.prompts,
+            trajectory=run.trajectory,
+            index=index,
+            step_text=candidate.text,
+            parsed=candidate.parsed,
+            result=candidate.result,
+            completion=candidate.completion,
+        )
+        try:
+            candidate.judgment = self.introspector.judge(view, self.local)
+        except ModelFailure as failure:
+            raise QuestionFailed(f"local introspection failed: {failure}", _mark(failure.faults, "failed_question"))
+        probe = candidate.judgment.probe
+        if probe is not None:
+            calls.append(
+                CallRecord(
+                    agent="local",
+                    purpose="judge",
+                    prompt_tokens=probe.result.prompt_tokens,
+                    recomputed_prompt_tokens=probe.result.recomputed_prompt_tokens,
+                    latency_s=probe.result.latency_s,
+                    attempts=probe.attempts,
+                    bytes_sent=probe.bytes_sent,
+                )
+            )
+
+    def _settings_record(self) -> dict:
+        s = self.settings
+        return {
+            "max_steps": s.max_steps,
+            "max_step_tokens": s.max_step_tokens,
+            "on_cloud_error": s.on_cloud_error,
+            "retry_temperature": s.retry_temperature,
+            "seed": s.seed,
+            "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
+            "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
+        }
+
+
+def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:
+    if not knowledge:
+        raise ValueError("the qa family needs a knowledge base: pass the question's paragraphs")
+    from adaswitch.tools.search import KnowledgeBase
+
+    return qa_toolbox(KnowledgeBase.from_documents(knowledge))
+
+
+def _run_tool(toolbox: Toolbox, parsed: ParsedStep) -> ToolResult | None:
+    if parsed.action is None:
+        names = ", ".join(list(toolbox.names) + ["finish"])
+        return ToolResult(ok=False, text=f"Invalid step: {parsed.error}. Write one action: {names}.")
+    if parsed.action.tool == "finish":
+        return None
+    return toolbox.run(parsed.action)
+
+
+def _record(
+    index: int, c: Candidate, calls: list[CallRecord], faults: list[FaultRecord], p_error: float | None = None
+) -> StepRecord:
+    return StepRecord(
+        index=index,
+        author=c.author,
+        text=c.text,
+        thought=c.parsed.thought,
+        action=c.parsed.action,
+        parse_error=c.parsed.error,
+        repairs=list(c.parsed.repairs),
+        observation=c.result.text if c.result else "",
+        tool_ok=c.result.ok if c.result else True,
+        p_error=p_error if p_error is not None else c.p_error,
+        calls=calls,
+        faults=faults,
+    )
+
+
+def _mark(faults: list[FaultRecord], outcome: str) -> list[FaultRecord]:
+    """Set the outcome of the final fault (what the engine did after the last attempt failed)."""
+    if faults:
+        faults = faults[:-1] + [faults[-1].model_copy(update={"outcome": outcome})]
+    return faults

@@ -1,0 +1,113 @@
+"""A model as the collaboration sees it: a backend plus retries and fault accounting.
+
+Backends make one attempt and raise :class:`BackendError` on failure. :class:`Model` retries the
+retryable failures with exponential backoff (honouring ``Retry-After``), and returns each reply
+together with the faults it met, so that the trace can say exactly what happened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adaswitch.backends.base import Backend, BackendError, Completion, CompletionRequest, ProbeRequest, ProbeResult
+from adaswitch.trace import Agent, FaultRecord
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+
+    def delay(self, attempt: int, error: BackendError) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        if error.retry_after_s is not None:
+            return min(max(error.retry_after_s, 0.0), self.max_delay_s)
+        return min(self.base_delay_s * 2 ** (attempt - 1), self.max_delay_s)
+
+
+@dataclass
+class Reply:
+    completion: Completion
+    attempts: int
+    faults: list[FaultRecord] = field(default_factory=list)
+    bytes_sent: int = 0
+
+
+@dataclass
+class ProbeReply:
+    result: ProbeResult
+    attempts: int
+    faults: list[FaultRecord] = field(default_factory=list)
+    bytes_sent: int = 0
+
+
+class ModelFailure(Exception):
+    """Every attempt failed. ``faults`` lists them in order; the last one is the final error."""
+
+    def __init__(self, faults: list[FaultRecord]):
+        last = faults[-1]
+        super().__init__(f"{last.kind}: {last.message} (after {len(faults)} attempt(s))")
+        self.faults = faults
+
+
+class Model:
+    """A backend in a role (``local`` or ``cloud``), with retries."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        role: Agent,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.backend = backend
+        self.role = role
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def parameters(self) -> int | None:
+        return self.backend.parameters
+
+    def complete(self, request: CompletionRequest) -> Reply:
+        completion, attempts, faults = self._with_retries(lambda: self.backend.complete(request))
+        return Reply(completion, attempts, faults, _bytes_sent(request.messages))
+
+    def probe(self, request: ProbeRequest) -> ProbeReply:
+        result, attempts, faults = self._with_retries(lambda: self.backend.probe(request))
+        return ProbeReply(result, attempts, faults, _bytes_sent(request.messages))
+
+    def _with_retries(self, call):  # noqa: ANN001, ANN202 - generic over the two call kinds
+        faults: list[FaultRecord] = []
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                return call(), attempt, faults
+            except BackendError as error:
+                last = attempt == self.retry.max_attempts or not error.retryable
+                faults.append(
+                    FaultRecord(
+                        agent=self.role,
+                        kind=error.kind,
+                        message=error.message,
+                        attempt=attempt,
+                        outcome="gave_up" if last else "retried",
+                    )
+                )
+                if last:
+                    raise ModelFailure(faults) from error
+                self._sleep(self.retry.delay(attempt, error))
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def _bytes_sent(messages: list) -> int:
+    return sum(len(message.content.encode("utf-8")) for message in messages)

@@ -1,0 +1,57 @@
+"""Switching policies: given a local step's probability of error, keep it, hand it to the cloud, or redo it.
+
+Escalation is a score and one comparison: ``p > threshold``. The policies differ only in what
+they do with the score (or, for the random baseline, in ignoring it).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+Decision = Literal["keep", "cloud", "retry"]
+MODES = ("local", "cloud", "adaswitch", "self-reflection", "random")
+
+
+@dataclass(frozen=True)
+class Policy:
+    mode: str
+    threshold: float | None = None
+    switch_rate: float = 0.0
+    max_retries: int = 2
+
+    @property
+    def cloud_writes_everything(self) -> bool:
+        return self.mode == "cloud"
+
+    @property
+    def needs_probability(self) -> bool:
+        return self.mode in ("adaswitch", "self-reflection")
+
+    @property
+    def needs_cloud(self) -> bool:
+        return self.mode in ("cloud", "adaswitch", "random")
+
+    def decide(self, p_error: float | None, rng: random.Random) -> Decision:
+        if self.mode == "random":
+            return "cloud" if rng.random() < self.switch_rate else "keep"
+        if self.mode in ("adaswitch", "self-reflection"):
+            if p_error is None or self.threshold is None:
+                raise ValueError(f"mode {self.mode!r} needs a probability of error and a threshold")
+            if p_error > self.threshold:
+                return "cloud" if self.mode == "adaswitch" else "retry"
+        return "keep"
+
+
+def make_policy(mode: str, threshold: float = 0.5, switch_rate: float = 0.2, max_retries: int = 2) -> Policy:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if not 0.0 <= switch_rate <= 1.0:
+        raise ValueError(f"switch rate must be in [0, 1], got {switch_rate}")
+    if max_retries < 1:
+        raise ValueError("self-reflection needs at least one retry")
+    uses_threshold = mode in ("adaswitch", "self-reflection")
+    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries)

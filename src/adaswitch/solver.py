@@ -1,0 +1,128 @@
+"""The Python API: typed settings, a reusable :class:`Solver`, and :func:`solve` for one call.
+
+``Solver`` builds the two models once (from backend specs, or from backends passed in) and solves
+any number of questions; the mode and threshold can change per call, which the server and the
+threshold sweep rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from adaswitch.backends import EndpointOptions, make_backend
+from adaswitch.backends.base import Backend
+from adaswitch.documents import Document
+from adaswitch.engine import Collaboration, EngineSettings, StepCallback
+from adaswitch.introspection import Introspector, make_introspector
+from adaswitch.model import Model, RetryPolicy
+from adaswitch.policies import make_policy
+from adaswitch.trace import Trace
+
+DEFAULT_LOCAL = "qwen2.5-coder-0.5b"
+DEFAULT_CLOUD = "qwen2.5-coder-1.5b"
+
+
+class EndpointSettings(BaseModel):
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    timeout_s: float = 60.0
+    prefix_mode: Literal["fold", "continue"] = "fold"
+    max_attempts: int = 3
+    n_ctx: int = 4096
+    n_threads: int | None = None
+
+    def options(self) -> EndpointOptions:
+        return EndpointOptions(
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout_s=self.timeout_s,
+            prefix_mode=self.prefix_mode,
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+        )
+
+
+class SolverSettings(BaseModel):
+    local: str = DEFAULT_LOCAL
+    cloud: str | None = DEFAULT_CLOUD
+    mode: str = "adaswitch"
+    threshold: float = 0.5
+    introspection: str = "verifier"
+    switch_rate: float = 0.2
+    max_retries: int = 2
+    max_steps: int = 10
+    max_step_tokens: int = 160
+    on_cloud_error: Literal["fallback", "fail"] = "fallback"
+    seed: int = 0
+    local_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    cloud_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+
+    def cloud_is_local_stand_in(self) -> bool:
+        """True when the 'cloud' model actually runs in this process (an embedded or GGUF model)."""
+        return self.cloud is not None and not self.cloud.startswith(("openai:", "fake"))
+
+
+class Solver:
+    """Two models in their roles, ready to solve questions. Close it (or use ``with``) when done."""
+
+    def __init__(self, settings: SolverSettings, local: Backend | None = None, cloud: Backend | None = None):
+        self.settings = settings
+        make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
+        local_backend = local or make_backend(settings.local, settings.local_endpoint.options())
+        self.local = Model(local_backend, "local", RetryPolicy(max_attempts=settings.local_endpoint.max_attempts))
+        self.cloud: Model | None = None
+        if cloud is not None or settings.cloud:
+            cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options())  # type: ignore[arg-type]
+            self.cloud = Model(cloud_backend, "cloud", RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts))
+        self._introspectors: dict[str, Introspector] = {}
+
+    def collaboration(self, mode: str | None = None, threshold: float | None = None) -> Collaboration:
+        s = self.settings
+        policy = make_policy(mode or s.mode, s.threshold if threshold is None else threshold, s.switch_rate, s.max_retries)
+        engine = EngineSettings(
+            max_steps=s.max_steps, max_step_tokens=s.max_step_tokens, on_cloud_error=s.on_cloud_error, seed=s.seed
+        )
+        introspector = self._introspector() if policy.needs_probability else None
+        return Collaboration(self.local, self.cloud, policy, introspector, engine)
+
+    def solve(
+        self,
+        question: str,
+        family: str = "math",
+        knowledge: list[Document] | None = None,
+        question_id: str = "",
+        mode: str | None = None,
+        threshold: float | None = None,
+        on_step: StepCallback | None = None,
+    ) -> Trace:
+        return self.collaboration(mode, threshold).solve(question, family, knowledge, question_id, on_step)
+
+    def _introspector(self) -> Introspector:
+        name = self.settings.introspection
+        if name not in self._introspectors:
+            self._introspectors[name] = make_introspector(name)
+        return self._introspectors[name]
+
+    def close(self) -> None:
+        self.local.close()
+        if self.cloud is not None:
+            self.cloud.close()
+
+    def __enter__(self) -> "Solver":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def solve(
+    question: str,
+    family: str = "math",
+    knowledge: list[Document] | None = None,
+    **settings: object,
+) -> Trace:
+    """Solve one question with freshly loaded models (see :class:`SolverSettings` for the options)."""
+    with Solver(SolverSettings(**settings)) as solver:  # type: ignore[arg-type]
+        return solver.solve(question, family, knowledge)

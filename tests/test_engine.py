@@ -1,0 +1,230 @@
+"""The collaboration loop on the scripted fake backend: switching, policies, faults, accounting."""
+
+from __future__ import annotations
+
+import pytest
+
+from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
+from adaswitch.documents import Document
+from adaswitch.engine import Collaboration, EngineSettings
+from adaswitch.introspection import ConfidenceIntrospector, VerifierIntrospector
+from adaswitch.model import Model, RetryPolicy
+from adaswitch.policies import make_policy
+from adaswitch.trace import Trace
+
+QUESTION = "Ann has 3 apples and buys 4 more. How many apples does she have?"
+
+
+def step(n: int, text: str, **kw) -> FakeReply:
+    return FakeReply(match=rf"Thought {n}:$", text=text, **kw)
+
+
+def judge(n: int, p_no: float) -> FakeReply:
+    return FakeReply(match=rf"step {n}\b", probs={"Yes": 1 - p_no, "No": p_no})
+
+
+def local_backend(**script) -> FakeBackend:
+    script.setdefault(
+        "rules",
+        [step(1, " She adds the apples.\nAction 1: calculate[3 + 4]"), step(2, " She has 7.\nAction 2: finish[7]")],
+    )
+    return FakeBackend(FakeScript(**script), name="fake-local")
+
+
+def cloud_backend(**script) -> FakeBackend:
+    script.setdefault(
+        "rules",
+        [step(1, " Add 3 and 4.\nAction 1: calculate[4 + 3]"), step(2, " The total is 7.\nAction 2: finish[7]")],
+    )
+    return FakeBackend(FakeScript(**script), name="fake-cloud")
+
+
+def engine(local: FakeBackend, cloud: FakeBackend | None, mode: str, threshold: float = 0.5, **kw) -> Collaboration:
+    policy = make_policy(mode, threshold=threshold, switch_rate=kw.pop("switch_rate", 0.2))
+    introspector = kw.pop("introspector", VerifierIntrospector() if policy.needs_probability else None)
+    settings = EngineSettings(**kw)
+    retry = RetryPolicy(max_attempts=3, base_delay_s=0.0)
+    cloud_model = Model(cloud, "cloud", retry, sleep=lambda s: None) if cloud else None
+    return Collaboration(Model(local, "local", retry, sleep=lambda s: None), cloud_model, policy, introspector, settings)
+
+
+def test_local_mode_solves_with_tools_and_accounts_tokens():
+    local = local_backend()
+    trace = engine(local, None, "local").solve(QUESTION)
+    assert trace.status == "finished"
+    assert trace.answer == "7" and trace.answer_source == "finish"
+    assert [s.author for s in trace.steps] == ["local", "local"]
+    assert trace.steps[0].action.render() == "calculate[3 + 4]"
+    assert trace.steps[0].observation == "7"
+    usage = trace.usage_of("local")
+    assert usage.calls == 2 and trace.usage_of("cloud").calls == 0
+    # the second prompt extends the first: only the new part is recomputed
+    second = trace.steps[1].calls[0]
+    assert 0 < second.recomputed_prompt_tokens < second.prompt_tokens
+    # the second prompt contains the first step and its observation
+    assert "Action 1: calculate[3 + 4]\nObservation 1: 7\nThought 2:" in local.requests[1].messages[-1].content
+
+
+def test_adaswitch_hands_a_flagged_step_to_the_cloud_then_returns_to_local():
+    local = local_backend(probe_rules=[judge(1, 0.9), judge(2, 0.1)])
+    cloud = cloud_backend()
+    trace = engine(local, cloud, "adaswitch", threshold=0.5).solve(QUESTION)
+    first, second = trace.steps
+    assert first.author == "cloud" and first.switched and first.p_error == pytest.approx(0.9)
+    assert first.text == "Thought 1: Add 3 and 4.\nAction 1: calculate[4 + 3]"
+    assert first.replaced[0].author == "local" and first.replaced[0].action.argument == "3 + 4"
+    assert second.author == "local" and not second.switched and second.p_error == pytest.approx(0.1)
+    # the cloud was given the same trajectory the local agent had for step 1
+    assert cloud.requests[0].messages == local.requests[0].messages
+    # and the local agent continued from the cloud's step
+    assert "calculate[4 + 3]" in local.requests[-2].messages[-1].content
+    assert trace.cloud_steps == 1 and trace.switch_count == 1
+    purposes = [c.purpose for c in first.calls]
+    assert purposes == ["step", "judge", "step"]
+
+
+def test_threshold_decides_the_switch():
+    for threshold, expected in [(0.95, ["local", "local"]), (0.05, ["cloud", "cloud"])]:
+        local = local_backend(probe_rules=[judge(1, 0.9), judge(2, 0.1)])
+        trace = engine(local, cloud_backend(), "adaswitch", threshold=threshold).solve(QUESTION)
+        assert [s.author for s in trace.steps] == expected
+
+
+def test_unparseable_or_failing_step_has_probability_one_without_asking():
+    local = local_backend(
+        rules=[step(1, " I think about it for a while."), step(2, " Done.\nAction 2: finish[7]")],
+        probe_rules=[judge(2, 0.0)],
+    )
+    trace = engine(local, cloud_backend(), "adaswitch", threshold=0.99).solve(QUESTION)
+    assert trace.steps[0].author == "cloud" and trace.steps[0].p_error == 1.0
+    assert trace.steps[0].replaced[0].parse_error
+    assert all(c.purpose != "judge" for c in trace.steps[0].calls)
+
+    local = local_backend(rules=[step(1, " Divide.\nAction 1: calculate[7 / 0]"), step(2, " ok\nAction 2: finish[7]")])
+    trace = engine(local, cloud_backend(), "adaswitch", threshold=0.99).solve(QUESTION)
+    assert trace.steps[0].p_error == 1.0 and trace.steps[0].replaced[0].tool_ok is False
+
+
+def test_local_mode_keeps_an_invalid_step_and_shows_the_error_as_observation():
+    local = local_backend(rules=[step(1, " Hmm."), step(2, " ok\nAction 2: finish[7]")])
+    trace = engine(local, None, "local").solve(QUESTION)
+    assert trace.steps[0].action is None and trace.steps[0].tool_ok is False
+    assert "Invalid step" in trace.steps[0].observation
+    assert "Observation 1: Invalid step" in local.requests[1].messages[-1].content
+    assert trace.answer == "7"
+
+
+def test_cloud_errors_fall_back_to_the_local_step_and_are_recorded():
+    local = local_backend(probe_rules=[judge(1, 0.9), judge(2, 0.1)])
+    cloud = cloud_backend(faults=["server_error", "timeout", "server_error"])
+    trace = engine(local, cloud, "adaswitch").solve(QUESTION)
+    assert trace.status == "finished" and trace.answer == "7"
+    first = trace.steps[0]
+    assert first.author == "local" and not first.switched
+    assert [f.kind for f in first.faults] == ["server_error", "timeout", "server_error"]
+    assert [f.outcome for f in first.faults] == ["retried", "retried", "fell_back_to_local"]
+    assert len(trace.faults) == 3
+
+
+def test_cloud_errors_can_fail_the_question_instead():
+    local = local_backend(probe_rules=[judge(1, 0.9)])
+    cloud = cloud_backend(faults=["auth"])
+    trace = engine(local, cloud, "adaswitch", on_cloud_error="fail").solve(QUESTION)
+    assert trace.status == "error" and "cloud agent failed" in trace.error
+    assert trace.faults[-1].outcome == "failed_question" and trace.faults[-1].kind == "auth"
+    assert trace.answer is None
+
+
+def test_a_retry_succeeds_after_transient_faults():
+    local = local_backend(probe_rules=[judge(1, 0.9), judge(2, 0.1)])
+    cloud = cloud_backend(faults=["rate_limit", None])
+    trace = engine(local, cloud, "adaswitch").solve(QUESTION)
+    assert trace.steps[0].author == "cloud"
+    assert [f.outcome for f in trace.steps[0].faults] == ["retried"]
+    assert trace.steps[0].calls[-1].attempts == 2
+
+
+def test_cloud_mode_writes_every_step_and_falls_back_when_down():
+    trace = engine(local_backend(), cloud_backend(), "cloud").solve(QUESTION)
+    assert [s.author for s in trace.steps] == ["cloud", "cloud"] and trace.usage_of("local").calls == 0
+    trace = engine(local_backend(), cloud_backend(faults=["connection"] * 3), "cloud").solve(QUESTION)
+    assert trace.steps[0].author == "local" and trace.steps[0].faults[-1].outcome == "fell_back_to_local"
+
+
+def test_self_reflection_redoes_a_flagged_step_locally():
+    local = local_backend(
+        rules=[
+            step(1, " Subtract.\nAction 1: calculate[3 - 4]", times=1),
+            step(1, " Add.\nAction 1: calculate[3 + 4]"),
+            step(2, " Done.\nAction 2: finish[7]"),
+        ],
+        probe_rules=[judge(1, 0.8).model_copy(update={"times": 1}), judge(1, 0.2), judge(2, 0.1)],
+    )
+    trace = engine(local, None, "self-reflection", threshold=0.5).solve(QUESTION)
+    first = trace.steps[0]
+    assert first.author == "local" and first.switched
+    assert first.action.argument == "3 + 4" and first.replaced[0].action.argument == "3 - 4"
+    assert [c.purpose for c in first.calls] == ["step", "judge", "retry", "judge"]
+    retry_request = local.requests[2]
+    assert retry_request.temperature > 0
+    assert trace.answer == "7"
+
+
+def test_random_switching_follows_its_rate():
+    all_cloud = engine(local_backend(), cloud_backend(), "random", switch_rate=1.0).solve(QUESTION)
+    assert [s.author for s in all_cloud.steps] == ["cloud", "cloud"]
+    none = engine(local_backend(), cloud_backend(), "random", switch_rate=0.0).solve(QUESTION)
+    assert [s.author for s in none.steps] == ["local", "local"]
+
+
+def test_confidence_introspection_reads_step_logprobs():
+    local = local_backend(
+        rules=[
+            step(1, " Add.\nAction 1: calculate[3 + 4]", logprob=-3.0),
+            step(2, " Done.\nAction 2: finish[7]", logprob=-0.01),
+        ]
+    )
+    trace = engine(local, cloud_backend(), "adaswitch", threshold=0.5, introspector=ConfidenceIntrospector()).solve(QUESTION)
+    assert trace.steps[0].author == "cloud" and trace.steps[0].p_error > 0.9
+    assert trace.steps[1].author == "local" and trace.steps[1].p_error < 0.5
+    assert local.requests[0].logprobs is True
+
+
+def test_step_budget_ends_with_fallback_extraction():
+    local = local_backend(rules=[FakeReply(match="Thought", text=" The answer is 12.\nAction: calculate[6 * 2]")])
+    trace = engine(local, None, "local", max_steps=3).solve(QUESTION)
+    assert trace.status == "max_steps" and len(trace.steps) == 3
+    assert trace.answer_source in ("fallback", "none")
+
+
+def test_qa_family_searches_the_knowledge_base():
+    docs = [
+        Document(title="Blue Lake", text="Blue Lake is a lake in the town of Marrow."),
+        Document(title="Marrow", text="Marrow is a town founded in 1820."),
+    ]
+    local = local_backend(
+        rules=[step(1, " Find the town.\nAction 1: search[Blue Lake]"), step(2, " Marrow.\nAction 2: finish[Marrow]")]
+    )
+    trace = engine(local, None, "local").solve("Which town is Blue Lake in?", family="qa", knowledge=docs)
+    assert "Marrow" in trace.steps[0].observation and trace.answer == "Marrow"
+    with pytest.raises(ValueError, match="knowledge base"):
+        engine(local_backend(), None, "local").solve("Which town?", family="qa")
+
+
+def test_trace_round_trips_through_json():
+    local = local_backend(probe_rules=[judge(1, 0.9), judge(2, 0.1)])
+    trace = engine(local, cloud_backend(faults=["server_error", None]), "adaswitch").solve(QUESTION, question_id="q1")
+    text = trace.to_json()
+    back = Trace.from_json(text)
+    assert back == trace
+    assert back.usage["cloud"].calls == trace.usage_of("cloud").calls == 1
+    assert '"version":1' in text.replace(" ", "")
+
+
+def test_modes_validate_their_inputs():
+    with pytest.raises(ValueError, match="needs a cloud"):
+        engine(local_backend(), None, "adaswitch")
+    with pytest.raises(ValueError):
+        make_policy("bogus")
+    with pytest.raises(ValueError):
+        make_policy("adaswitch", threshold=1.5)

@@ -155,15 +155,12 @@ class Collaboration:
         for index in range(1, self.settings.max_steps + 1):
             step = self._step(run, index)
             run.steps.append(step)
-            run.trajectory += step.text + "\n"
-            if step.action is not None and step.action.tool == "finish":
-                trace.answer, trace.answer_source, trace.answer_method = step.action.argument.strip(), "finish", "finish"
-                if on_step:
-                    on_step(step)
-                return
-            run.trajectory += render_observation(index, step.observation) + "\n"
+            run.trajectory = append_step(run.trajectory, step)
             if on_step:
                 on_step(step)
+            if _is_finish(step):
+                trace.answer, trace.answer_source, trace.answer_method = step.action.argument.strip(), "finish", "finish"
+                return
         trace.status = "max_steps"
         last = run.steps[-1].text if run.steps else ""
         answer, method = extract_answer_from_text(last, trace.family)
@@ -273,6 +270,7 @@ class Collaboration:
             latency_s=completion.latency_s,
             attempts=reply.attempts,
             bytes_sent=reply.bytes_sent,
+            cached=reply.cached,
         )
         return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
 
@@ -307,6 +305,7 @@ class Collaboration:
                     latency_s=probe.result.latency_s,
                     attempts=probe.attempts,
                     bytes_sent=probe.bytes_sent,
+                    cached=probe.cached,
                 )
             )
 
@@ -321,6 +320,25 @@ class Collaboration:
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
         }
+
+
+def append_step(trajectory: str, step: StepRecord) -> str:
+    """The trajectory text after ``step``: its thought and action, then the observation unless it finished."""
+    trajectory += step.text + "\n"
+    if not _is_finish(step):
+        trajectory += render_observation(step.index, step.observation) + "\n"
+    return trajectory
+
+
+def render_trajectory(steps: list[StepRecord]) -> str:
+    trajectory = ""
+    for step in steps:
+        trajectory = append_step(trajectory, step)
+    return trajectory
+
+
+def _is_finish(step: StepRecord) -> bool:
+    return step.action is not None and step.action.tool == "finish"
 
 
 def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:

@@ -11,8 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from adaswitch.backends.base import Backend, BackendError, Completion, CompletionRequest, ProbeRequest, ProbeResult
 from adaswitch.trace import Agent, FaultRecord
+
+if TYPE_CHECKING:
+    from adaswitch.evaluation.cache import ResponseCache
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Reply:
     attempts: int
     faults: list[FaultRecord] = field(default_factory=list)
     bytes_sent: int = 0
+    cached: bool = False
 
 
 @dataclass
@@ -42,6 +48,7 @@ class ProbeReply:
     attempts: int
     faults: list[FaultRecord] = field(default_factory=list)
     bytes_sent: int = 0
+    cached: bool = False
 
 
 class ModelFailure(Exception):
@@ -54,7 +61,7 @@ class ModelFailure(Exception):
 
 
 class Model:
-    """A backend in a role (``local`` or ``cloud``), with retries."""
+    """A backend in a role (``local`` or ``cloud``), with retries and an optional response cache."""
 
     def __init__(
         self,
@@ -62,10 +69,12 @@ class Model:
         role: Agent,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cache: "ResponseCache | None" = None,
     ):
         self.backend = backend
         self.role = role
         self.retry = retry or RetryPolicy()
+        self.cache = cache
         self._sleep = sleep
 
     @property
@@ -77,12 +86,27 @@ class Model:
         return self.backend.parameters
 
     def complete(self, request: CompletionRequest) -> Reply:
+        key = self._cache_key("complete", request, request.temperature == 0 or request.seed is not None)
+        if key and (hit := self.cache.get(key)) is not None:  # type: ignore[union-attr]
+            return Reply(Completion.model_validate_json(hit), 1, [], _bytes_sent(request.messages), cached=True)
         completion, attempts, faults = self._with_retries(lambda: self.backend.complete(request))
+        if key:
+            self.cache.put(key, completion.model_dump_json())  # type: ignore[union-attr]
         return Reply(completion, attempts, faults, _bytes_sent(request.messages))
 
     def probe(self, request: ProbeRequest) -> ProbeReply:
+        key = self._cache_key("probe", request, True)
+        if key and (hit := self.cache.get(key)) is not None:  # type: ignore[union-attr]
+            return ProbeReply(ProbeResult.model_validate_json(hit), 1, [], _bytes_sent(request.messages), cached=True)
         result, attempts, faults = self._with_retries(lambda: self.backend.probe(request))
+        if key:
+            self.cache.put(key, result.model_dump_json())  # type: ignore[union-attr]
         return ProbeReply(result, attempts, faults, _bytes_sent(request.messages))
+
+    def _cache_key(self, kind: str, request: CompletionRequest | ProbeRequest, deterministic: bool) -> str | None:
+        if self.cache is None or not deterministic:
+            return None
+        return self.cache.key(f"{self.name}/{self.parameters}", kind, request)
 
     def _with_retries(self, call):  # noqa: ANN001, ANN202 - generic over the two call kinds
         faults: list[FaultRecord] = []

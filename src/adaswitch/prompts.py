@@ -75,6 +75,11 @@ VERIFIER_QUESTION = (
     "Is step {index} correct and useful for answering the question? Answer Yes or No."
 )
 
+FINAL_CHECK_QUESTION = (
+    "Look at your work above and your final answer: {answer}. "
+    "Is this final answer correct? Answer Yes or No."
+)
+
 
 @dataclass(frozen=True)
 class TaskPrompts:
@@ -102,6 +107,15 @@ class TaskPrompts:
             Message(role="user", content=f"Question: {question}"),
             Message(role="assistant", content=trajectory_with_step.rstrip("\n")),
             Message(role="user", content=VERIFIER_QUESTION.format(index=index)),
+        ]
+
+    def final_check_messages(self, question: str, trajectory: str, answer: str) -> list[Message]:
+        """Ask the model whether its final answer is right (the query-level cascade's self-check)."""
+        return [
+            Message(role="system", content=self.system()),
+            Message(role="user", content=f"Question: {question}"),
+            Message(role="assistant", content=trajectory.rstrip("\n")),
+            Message(role="user", content=FINAL_CHECK_QUESTION.format(answer=answer)),
         ]
 
 

@@ -7,7 +7,7 @@ threshold sweep rely on.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,9 @@ from adaswitch.introspection import Introspector, make_introspector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
 from adaswitch.trace import Trace
+
+if TYPE_CHECKING:
+    from adaswitch.evaluation.cache import ResponseCache
 
 DEFAULT_LOCAL = "qwen2.5-coder-0.5b"
 DEFAULT_CLOUD = "qwen2.5-coder-1.5b"
@@ -67,20 +70,45 @@ class SolverSettings(BaseModel):
 class Solver:
     """Two models in their roles, ready to solve questions. Close it (or use ``with``) when done."""
 
-    def __init__(self, settings: SolverSettings, local: Backend | None = None, cloud: Backend | None = None):
+    def __init__(
+        self,
+        settings: SolverSettings,
+        local: Backend | None = None,
+        cloud: Backend | None = None,
+        cache: "ResponseCache | None" = None,
+    ):
         self.settings = settings
         make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
         local_backend = local or make_backend(settings.local, settings.local_endpoint.options())
-        self.local = Model(local_backend, "local", RetryPolicy(max_attempts=settings.local_endpoint.max_attempts))
+        local_retry = RetryPolicy(max_attempts=settings.local_endpoint.max_attempts)
+        self.local = Model(local_backend, "local", local_retry, cache=cache)
         self.cloud: Model | None = None
         if cloud is not None or settings.cloud:
-            cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options())  # type: ignore[arg-type]
-            self.cloud = Model(cloud_backend, "cloud", RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts))
+            try:
+                cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options())  # type: ignore[arg-type]
+            except BaseException:
+                self.local.close()
+                raise
+            cloud_retry = RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts)
+            self.cloud = Model(cloud_backend, "cloud", cloud_retry, cache=cache)
         self._introspectors: dict[str, Introspector] = {}
 
-    def collaboration(self, mode: str | None = None, threshold: float | None = None) -> Collaboration:
+    @property
+    def in_process(self) -> bool:
+        """True when a model runs in this process (one worker at a time)."""
+        models = [self.local] + ([self.cloud] if self.cloud else [])
+        return any(m.backend.in_process for m in models)
+
+    def collaboration(
+        self, mode: str | None = None, threshold: float | None = None, switch_rate: float | None = None
+    ) -> Collaboration:
         s = self.settings
-        policy = make_policy(mode or s.mode, s.threshold if threshold is None else threshold, s.switch_rate, s.max_retries)
+        policy = make_policy(
+            mode or s.mode,
+            s.threshold if threshold is None else threshold,
+            s.switch_rate if switch_rate is None else switch_rate,
+            s.max_retries,
+        )
         engine = EngineSettings(
             max_steps=s.max_steps, max_step_tokens=s.max_step_tokens, on_cloud_error=s.on_cloud_error, seed=s.seed
         )
@@ -95,9 +123,11 @@ class Solver:
         question_id: str = "",
         mode: str | None = None,
         threshold: float | None = None,
+        switch_rate: float | None = None,
         on_step: StepCallback | None = None,
     ) -> Trace:
-        return self.collaboration(mode, threshold).solve(question, family, knowledge, question_id, on_step)
+        collaboration = self.collaboration(mode, threshold, switch_rate)
+        return collaboration.solve(question, family, knowledge, question_id, on_step)
 
     def _introspector(self) -> Introspector:
         name = self.settings.introspection

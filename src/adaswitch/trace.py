@@ -32,6 +32,7 @@ class CallRecord(BaseModel):
     latency_s: float = 0.0
     attempts: int = 1
     bytes_sent: int = 0
+    cached: bool = False
 
     def usage(self) -> Usage:
         return Usage(

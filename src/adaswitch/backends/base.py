@@ -102,6 +102,8 @@ class Backend(ABC):
     name: str = "backend"
     parameters: int | None = None
     """Number of model parameters when known (for FLOP estimates)."""
+    in_process: bool = False
+    """True when the model computes in this process: callers then run one request at a time."""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -49,6 +50,8 @@ class FakeScript(BaseModel):
     faults: list[str | None] = Field(default_factory=list)
     """One entry per call: None (answer normally) or a fault kind to raise, e.g. "timeout"."""
     parameters: int = 1_000_000
+    delay_s: float = 0.0
+    """Seconds each call takes (to exercise timeouts, queues, concurrency and kills)."""
 
 
 _RETRYABLE = {"timeout", "connection", "rate_limit", "server_error", "bad_response"}
@@ -118,6 +121,8 @@ class FakeBackend(Backend):
         return None
 
     def _maybe_fail(self) -> None:
+        if self.script.delay_s:
+            time.sleep(self.script.delay_s)
         if not self.script.faults:
             return
         kind = self.script.faults.pop(0)

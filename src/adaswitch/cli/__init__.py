@@ -14,11 +14,15 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from adaswitch.cli.eval import eval_command
     from adaswitch.cli.models import models
     from adaswitch.cli.solve import solve
+    from adaswitch.cli.sweep import sweep
 
     cli.add_command(solve)
     cli.add_command(models)
+    cli.add_command(eval_command)
+    cli.add_command(sweep)
 
 
 def main() -> None:

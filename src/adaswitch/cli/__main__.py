@@ -1,0 +1,3 @@
+from adaswitch.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""``adaswitch eval BENCHMARK``: run one method over a benchmark slice into a resumable run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adaswitch.cli.options import settings_from_options, solver_options
+from adaswitch.cli.runs import TqdmProgress, effective_workers, open_cache, parse_ids, with_run_options
+
+
+@click.command("eval")
+@click.argument("benchmark")
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              envvar="ADASWITCH_RUN_DIR", help="Run directory (created, or resumed when it exists).")
+@with_run_options
+@solver_options
+def eval_command(benchmark: str, run_dir: Path, split: str, limit: int | None, offset: int, ids: str | None,
+                 workers: int, cache_path: str, progress: bool, **options: Any) -> None:
+    """Evaluate one method (--mode, --threshold, ...) on BENCHMARK; rerun the same command to resume."""
+    from adaswitch.benchmarks import get_benchmark
+    from adaswitch.evaluation.runner import Method, run_method, select_samples
+    from adaswitch.solver import Solver
+
+    bench = get_benchmark(benchmark)
+    samples = select_samples(bench, split, limit, offset, parse_ids(ids))
+    settings = settings_from_options(options)
+    method = Method(settings.mode, settings.threshold, settings.switch_rate)
+    cache = open_cache(cache_path)
+    try:
+        with Solver(settings, cache=cache) as solver:
+            outcome = run_method(run_dir, bench, samples, method, solver, split, effective_workers(solver, workers),
+                                 TqdmProgress if progress else None)
+    finally:
+        if cache is not None:
+            cache.close()
+    click.echo(f"{run_dir}: {outcome.done_before} already done, {outcome.ran} run now, {len(outcome.failed)} failed")
+    for sample_id, error in outcome.failed:
+        click.echo(f"  failed {sample_id}: {error}", err=True)
+    if outcome.failed:
+        raise SystemExit(1)

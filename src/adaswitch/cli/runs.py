@@ -1,0 +1,59 @@
+"""Pieces shared by ``eval`` and ``sweep``: building the solver and cache, progress bars, slices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adaswitch.evaluation.runner import Progress
+
+_CACHE_DEFAULT = "~/.cache/adaswitch/responses.sqlite"
+
+run_options = [
+    click.option("--split", default="test", show_default=True, envvar="ADASWITCH_SPLIT"),
+    click.option("--limit", type=click.IntRange(1), envvar="ADASWITCH_LIMIT", help="At most this many samples."),
+    click.option("--offset", type=click.IntRange(0), default=0, show_default=True, envvar="ADASWITCH_OFFSET"),
+    click.option("--ids", envvar="ADASWITCH_IDS", help="Comma-separated sample ids (instead of a slice)."),
+    click.option("--workers", type=click.IntRange(1, 256), default=8, show_default=True, envvar="ADASWITCH_WORKERS",
+                 help="Concurrent questions for HTTP backends; in-process models always use one."),
+    click.option("--cache", "cache_path", default=_CACHE_DEFAULT, show_default=True, envvar="ADASWITCH_RESPONSE_CACHE",
+                 help="SQLite response cache shared by runs; 'off' disables it."),
+    click.option("--progress/--no-progress", default=True, envvar="ADASWITCH_PROGRESS"),
+]
+
+
+def with_run_options(command: Any) -> Any:
+    for option in reversed(run_options):
+        command = option(command)
+    return command
+
+
+class TqdmProgress(Progress):
+    def __init__(self, total: int, label: str):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=label, unit="q", leave=True)
+
+    def update(self, n: int = 1) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def open_cache(cache_path: str):  # noqa: ANN201
+    if cache_path.lower() in ("off", "none", ""):
+        return None
+    from adaswitch.evaluation.cache import ResponseCache
+
+    return ResponseCache(Path(cache_path).expanduser())
+
+
+def parse_ids(ids: str | None) -> list[str] | None:
+    return [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+
+
+def effective_workers(solver: Any, workers: int) -> int:
+    return 1 if solver.in_process else workers

@@ -1,0 +1,69 @@
+"""The standard comparison on one benchmark slice: every method into its own run directory.
+
+Local only, cloud only, AdaSwitch at each threshold, self-reflection, and random switching at the
+switch rate each AdaSwitch run actually reached. One solver (models loaded once) and one response
+cache serve all runs, so identical local steps are paid for once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from adaswitch.benchmarks import Benchmark, Sample
+from adaswitch.evaluation.records import RECORDS_FILE, EvalRecord
+from adaswitch.evaluation.runner import Method, ProgressFactory, RunOutcome, run_method
+from adaswitch.solver import Solver
+
+ALL_METHODS = ("local", "cloud", "adaswitch", "self-reflection", "random")
+
+
+def cloud_step_share(run_dir: Path) -> float:
+    """Share of committed steps the cloud wrote in a finished run."""
+    steps = cloud = 0
+    with (run_dir / RECORDS_FILE).open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                trace = EvalRecord.model_validate_json(line).trace
+                steps += len(trace.steps)
+                cloud += trace.cloud_steps
+    return cloud / steps if steps else 0.0
+
+
+def run_sweep(
+    out_dir: Path,
+    benchmark: Benchmark,
+    samples: list[Sample],
+    solver: Solver,
+    thresholds: Sequence[float],
+    methods: Sequence[str] = ALL_METHODS,
+    reflection_threshold: float | None = None,
+    split: str = "test",
+    workers: int = 1,
+    progress: ProgressFactory | None = None,
+) -> list[RunOutcome]:
+    unknown = set(methods) - set(ALL_METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {', '.join(ALL_METHODS)}")
+    outcomes: list[RunOutcome] = []
+
+    def run(method: Method, label: str) -> RunOutcome:
+        outcome = run_method(out_dir / label, benchmark, samples, method, solver, split, workers, progress)
+        outcomes.append(outcome)
+        return outcome
+
+    for name in ("local", "cloud"):
+        if name in methods:
+            run(Method(name), name)
+    adaswitch_dirs = []
+    if "adaswitch" in methods:
+        for tau in thresholds:
+            adaswitch_dirs.append(run(Method("adaswitch", threshold=tau), f"adaswitch@{tau:g}").run_dir)
+    if "self-reflection" in methods:
+        tau = reflection_threshold if reflection_threshold is not None else sorted(thresholds)[len(thresholds) // 2]
+        run(Method("self-reflection", threshold=tau), f"self-reflection@{tau:g}")
+    if "random" in methods:
+        rates = sorted({round(cloud_step_share(d), 2) for d in adaswitch_dirs}) or [0.2]
+        for rate in rates:
+            run(Method("random", switch_rate=rate), f"random@{rate:g}")
+    return outcomes

@@ -1,0 +1,437 @@
+"""Measures of a run, as pure functions of its records (METHOD.md section 4).
+
+Quality (accuracy and its standard error, QA F1, extraction rate); cost per agent (calls, tokens,
+time, FLOPs = 2 x parameters x processed tokens, money from a price table) and the cloud's share of
+it; switching; introspection quality (AUROC of the local agent's probability of error against the
+rule labels of :mod:`adaswitch.evaluation.rules`). Then cost-quality curves (APGR, the cloud share
+needed for 50% and 80% of the local-to-cloud gap) and the query-level baselines computed offline
+from a local-only and a cloud-only run: the cascade and the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, computed_field
+
+from adaswitch.benchmarks.base import Sample
+from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.evaluation.rules import StepLabel, is_placeholder, label_steps, local_judgments
+from adaswitch.trace import Agent, Trace
+from adaswitch.usage import Usage
+
+ShareAxis = Literal["tokens", "flops", "steps"]
+
+# ---------------------------------------------------------------- prices
+
+
+class Price(BaseModel):
+    """USD per million prompt (input) and completion (output) tokens."""
+
+    usd_per_million_input: float
+    usd_per_million_output: float
+
+
+def load_prices(path: Path | None = None) -> dict[str, Price]:
+    """The price table in ``path`` (JSON: model name -> Price), or the packaged illustrative one."""
+    if path is None:
+        text = resources.files("adaswitch").joinpath("data/prices.json").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"price table {path or 'prices.json'}: expected a JSON object of model names")
+    return {name: Price.model_validate(entry) for name, entry in data.items() if not name.startswith("_")}
+
+
+def price_of(prices: Mapping[str, Price], model: str | None) -> Price | None:
+    """The price of ``model``, also under its name without an ``openai:``/``llama:`` prefix."""
+    if not model:
+        return None
+    if model in prices:
+        return prices[model]
+    kind, _, name = model.partition(":")
+    return prices.get(name) if kind in ("openai", "llama") and name else None
+
+
+@dataclass(frozen=True)
+class Costing:
+    """What the two agents are, for FLOPs and money."""
+
+    local_model: str | None = None
+    cloud_model: str | None = None
+    local_parameters: int | None = None
+    cloud_parameters: int | None = None
+    prices: Mapping[str, Price] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, local: RunConfig | None, cloud: RunConfig | None = None,
+           prices: Mapping[str, Price] | None = None) -> "Costing":
+        """The local agent from ``local``, the cloud agent from ``cloud`` (default: ``local`` too)."""
+        cloud = cloud or local
+        return cls(
+            local_model=local.local_model if local else None,
+            cloud_model=cloud.cloud_model if cloud else None,
+            local_parameters=local.local_parameters if local else None,
+            cloud_parameters=cloud.cloud_parameters if cloud else None,
+            prices=prices if prices is not None else {},
+        )
+
+    def model(self, agent: Agent) -> str | None:
+        return self.local_model if agent == "local" else self.cloud_model
+
+    def parameters(self, agent: Agent) -> int | None:
+        return self.local_parameters if agent == "local" else self.cloud_parameters
+
+
+# ---------------------------------------------------------------- summaries
+
+
+class AgentCost(BaseModel):
+    """What one agent spent over a run."""
+
+    model: str | None = None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    recomputed_prompt_tokens: int = 0
+    wall_s: float = 0.0
+    """Sum of the agent's call latencies."""
+    steps: int = 0
+    """Committed steps the agent wrote."""
+    flops: float | None = None
+    usd: float | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def processed_tokens(self) -> int:
+        return self.recomputed_prompt_tokens + self.completion_tokens
+
+
+class RunSummary(BaseModel):
+    """One row of the comparison: a run, or a baseline composed from two runs."""
+
+    label: str
+    method: str
+    benchmark: str
+    threshold: float | None = None
+    n: int = 0
+    n_planned: int | None = None
+    errors: int = 0
+    accuracy: float | None = None
+    accuracy_se: float | None = None
+    mean_f1: float | None = None
+    extraction_rate: float | None = None
+    local: AgentCost = Field(default_factory=AgentCost)
+    cloud: AgentCost = Field(default_factory=AgentCost)
+    cloud_share_tokens: float | None = None
+    cloud_share_flops: float | None = None
+    cloud_share_steps: float | None = None
+    steps: int = 0
+    switched_steps: int = 0
+    switch_rate: float | None = None
+    auroc: float | None = None
+    auroc_n: int = 0
+    """Labelled local proposals behind the AUROC (questions, for the cascade)."""
+    auroc_wrong: int = 0
+    cloud_replaced_judged: int = 0
+    """Cloud steps that replaced a local proposal the rules could judge."""
+    cloud_replaced_wrong: int = 0
+    cloud_on_wrong_share: float | None = None
+    """Share of those cloud steps whose replaced local proposal was wrong."""
+    usd: float | None = None
+    wall_time_s: float = 0.0
+    note: str = ""
+
+    def share(self, axis: ShareAxis) -> float | None:
+        return {"tokens": self.cloud_share_tokens, "flops": self.cloud_share_flops,
+                "steps": self.cloud_share_steps}[axis]
+
+
+def summarize_run(
+    config: RunConfig,
+    records: Sequence[EvalRecord],
+    samples: Mapping[str, Sample] | None = None,
+    prices: Mapping[str, Price] | None = None,
+) -> RunSummary:
+    """Everything :class:`RunSummary` holds, for one run. ``samples`` (by id) supply gold values and
+    gold titles for the step rules; without them only the any-task rules can label steps."""
+    costing = Costing.of(config, prices=prices if prices is not None else load_prices())
+    labels = [run_labels(r, samples) for r in records]
+    return RunSummary(
+        label=config.label, method=config.method, benchmark=config.benchmark, threshold=config.threshold,
+        n_planned=len(config.sample_ids) or None,
+        **_quality(records), **_cost([(r.trace, None) for r in records], costing), **_introspection(labels),
+    )
+
+
+def run_labels(record: EvalRecord, samples: Mapping[str, Sample] | None = None) -> list[StepLabel]:
+    """The rule labels of one record's steps (see :func:`adaswitch.evaluation.rules.label_steps`)."""
+    return label_steps(record.trace, sample_for(record, samples), record.score.correct)
+
+
+def sample_for(record: EvalRecord, samples: Mapping[str, Sample] | None = None) -> Sample:
+    """The record's sample, or a stand-in with only the gold answer when it is not available."""
+    if samples and record.sample_id in samples:
+        return samples[record.sample_id]
+    family = record.trace.family if record.trace.family in ("math", "qa") else "math"
+    return Sample(id=record.sample_id, benchmark=record.benchmark, family=family,  # type: ignore[arg-type]
+                  question=record.trace.question, answer=record.gold)
+
+
+def _quality(records: Sequence[EvalRecord]) -> dict:
+    n = len(records)
+    if n == 0:
+        return {"n": 0}
+    p = sum(r.score.correct for r in records) / n
+    f1s = [r.score.f1 for r in records if r.score.f1 is not None]
+    return {
+        "n": n,
+        "errors": sum(r.error is not None or r.trace.status == "error" for r in records),
+        "accuracy": p,
+        "accuracy_se": standard_error(p, n),
+        "mean_f1": sum(f1s) / len(f1s) if f1s else None,
+        "extraction_rate": sum(r.extraction.ok for r in records) / n,
+    }
+
+
+def standard_error(p: float, n: int) -> float | None:
+    """Binomial standard error of an accuracy ``p`` over ``n`` questions."""
+    return math.sqrt(p * (1 - p) / n) if n > 0 else None
+
+
+def _cost(spent: Iterable[tuple[Trace, Usage | None]], costing: Costing) -> dict:
+    """Per-agent cost and the cloud's shares of the work in ``spent`` (a trace, plus extra local usage)."""
+    usage: dict[Agent, Usage] = {"local": Usage(), "cloud": Usage()}
+    steps: dict[Agent, int] = {"local": 0, "cloud": 0}
+    switched, wall = 0, 0.0
+    for trace, extra in spent:
+        for agent in ("local", "cloud"):
+            usage[agent] = usage[agent] + trace.usage_of(agent)
+        if extra is not None:
+            usage["local"] = usage["local"] + extra
+        for step in trace.steps:
+            if not is_placeholder(step):
+                steps[step.author] += 1
+                switched += step.switched
+        wall += trace.wall_time_s
+    agents = {agent: _agent_cost(agent, usage[agent], steps[agent], costing) for agent in ("local", "cloud")}
+    local, cloud = agents["local"], agents["cloud"]
+    flops_known = all(a.flops is not None for a in agents.values())
+    money = [a.usd for a in agents.values()]
+    total_steps = steps["local"] + steps["cloud"]
+    return {
+        "local": local,
+        "cloud": cloud,
+        "cloud_share_tokens": _share(cloud.processed_tokens, local.processed_tokens),
+        "cloud_share_flops": _share(cloud.flops or 0.0, local.flops or 0.0) if flops_known else None,
+        "cloud_share_steps": _share(steps["cloud"], steps["local"]),
+        "steps": total_steps,
+        "switched_steps": switched,
+        "switch_rate": switched / total_steps if total_steps else None,
+        "usd": sum(money) if None not in money else None,  # type: ignore[arg-type]
+        "wall_time_s": wall,
+    }
+
+
+def _agent_cost(agent: Agent, usage: Usage, steps: int, costing: Costing) -> AgentCost:
+    """An agent that made no call costs zero; one with unknown parameters or price costs None."""
+    model, parameters = costing.model(agent), costing.parameters(agent)
+    price = price_of(costing.prices, model)
+    usd = None
+    if price is not None:
+        usd = (usage.prompt_tokens * price.usd_per_million_input
+               + usage.completion_tokens * price.usd_per_million_output) / 1e6
+    idle = 0.0 if usage.calls == 0 else None
+    return AgentCost(
+        model=model,
+        calls=usage.calls,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        recomputed_prompt_tokens=usage.recomputed_prompt_tokens,
+        wall_s=usage.latency_s,
+        steps=steps,
+        flops=flops(parameters, usage) if parameters else idle,
+        usd=usd if usd is not None else idle,
+    )
+
+
+def flops(parameters: int, usage: Usage) -> float:
+    """Estimated FLOPs: 2 x parameters x (recomputed prompt tokens + completion tokens)."""
+    return 2.0 * parameters * usage.processed_tokens
+
+
+def _share(cloud: float, local: float) -> float | None:
+    total = cloud + local
+    return cloud / total if total > 0 else None
+
+
+def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
+    pairs = [(p, v) for steps in labels for p, v, _ in local_judgments(steps) if v != "unknown"]
+    wrong = [v == "wrong" for _, v in pairs]
+    judged = bad = 0
+    for steps in labels:
+        for step in steps:
+            if step.author == "cloud" and step.switched and step.replaced:
+                verdict = step.replaced[0].label
+                judged += verdict != "unknown"
+                bad += verdict == "wrong"
+    return {
+        "auroc": auroc([p for p, _ in pairs], wrong),
+        "auroc_n": len(pairs),
+        "auroc_wrong": sum(wrong),
+        "cloud_replaced_judged": judged,
+        "cloud_replaced_wrong": bad,
+        "cloud_on_wrong_share": bad / judged if judged else None,
+    }
+
+
+def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
+    """Area under the ROC curve of ``scores`` for the ``positives``; ties count one half.
+
+    Computed as the Mann-Whitney statistic over average ranks. None when a class is missing.
+    """
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(positives, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    values, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts  # ranks are 1-based: a group spans start+1 .. start+count
+    ranks = (starts + (counts + 1) / 2.0)[inverse]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+# ---------------------------------------------------------------- curves
+
+
+class CurveSummary(BaseModel):
+    """A method's cost-quality curve over a threshold sweep, with its standard figures.
+
+    ``points`` are the (cloud share, accuracy) points sorted by share, with (0, local accuracy) and
+    (1, cloud accuracy) added. ``envelope`` is their monotone upper envelope: at each share, the best
+    accuracy reached at that share or less (a cheaper configuration stays available at a larger
+    budget); between points it is linear (mixing two configurations question by question reaches
+    any point of the segment in expectation). APGR is the area under the envelope's performance gap
+    recovered, (accuracy - local) / (cloud - local), over shares 0..1, by trapezoids; it is None
+    when the cloud is not better than the local agent. ``share_for_50``/``_80``: the smallest share
+    at which the envelope recovers 50%/80% of the gap (linear interpolation), None if never.
+    """
+
+    points: list[tuple[float, float]]
+    envelope: list[tuple[float, float]]
+    apgr: float | None = None
+    share_for_50: float | None = None
+    share_for_80: float | None = None
+
+
+def curve_metrics(points: Iterable[tuple[float, float]], local_acc: float, cloud_acc: float) -> CurveSummary:
+    """APGR and the 50%/80% cloud shares of the curve through ``points`` (see :class:`CurveSummary`)."""
+    best: dict[float, float] = {0.0: local_acc}
+    best[1.0] = max(cloud_acc, best.get(1.0, cloud_acc))
+    for x, y in points:
+        x = min(max(float(x), 0.0), 1.0)
+        best[x] = max(float(y), best.get(x, float("-inf")))
+    xs = sorted(best)
+    curve = [(x, best[x]) for x in xs]
+    envelope = [(x, y) for x, y in zip(xs, np.maximum.accumulate([best[x] for x in xs]).tolist())]
+    gap = cloud_acc - local_acc
+    if gap <= 0:
+        return CurveSummary(points=curve, envelope=envelope)
+    pgr = [(x, (y - local_acc) / gap) for x, y in envelope]
+    area = sum((x1 - x0) * (g0 + g1) / 2 for (x0, g0), (x1, g1) in zip(pgr, pgr[1:]))
+    return CurveSummary(points=curve, envelope=envelope, apgr=area,
+                        share_for_50=_share_reaching(pgr, 0.5), share_for_80=_share_reaching(pgr, 0.8))
+
+
+def _share_reaching(pgr: Sequence[tuple[float, float]], target: float) -> float | None:
+    for i, (x, g) in enumerate(pgr):
+        if g >= target:
+            if i == 0:
+                return x
+            x0, g0 = pgr[i - 1]
+            return x0 + (target - g0) / (g - g0) * (x - x0)
+    return None
+
+
+# ---------------------------------------------------------------- query-level baselines
+
+
+def _pairs(local_records: Sequence[EvalRecord],
+           cloud_records: Sequence[EvalRecord]) -> list[tuple[EvalRecord, EvalRecord]]:
+    cloud = {r.sample_id: r for r in cloud_records}
+    return [(r, cloud[r.sample_id]) for r in local_records if r.sample_id in cloud]
+
+
+def cascade_points(
+    local_records: Sequence[EvalRecord],
+    cloud_records: Sequence[EvalRecord],
+    thresholds: Iterable[float],
+    costing: Costing | None = None,
+) -> list[RunSummary]:
+    """The query-level cascade at each threshold, on the questions both runs answered.
+
+    The local answer stands unless its ``final_check_p`` exceeds the threshold; then the whole
+    question goes to the cloud (its answer from the cloud-only run). Cost: all the local work,
+    final checks included, plus the cloud run's work on the rejected questions. A record without a
+    ``final_check_p`` is never rejected. The AUROC column is the final check's, at question level,
+    against wrong local answers.
+    """
+    costing = costing or Costing()
+    pairs = _pairs(local_records, cloud_records)
+    checked = [(lr.final_check_p, not lr.score.correct) for lr, _ in pairs if lr.final_check_p is not None]
+    check_auroc = auroc([p for p, _ in checked], [w for _, w in checked])
+    out = []
+    for t in thresholds:
+        rejected = [lr.final_check_p is not None and lr.final_check_p > t for lr, _ in pairs]
+        outcomes = [cr if rej else lr for (lr, cr), rej in zip(pairs, rejected)]
+        spent = [(lr.trace, lr.final_check_usage) for lr, _ in pairs]
+        spent += [(cr.trace, None) for (_, cr), rej in zip(pairs, rejected) if rej]
+        out.append(RunSummary(
+            label=f"cascade@{t:g}", method="cascade", benchmark=_benchmark(pairs), threshold=t,
+            **_quality(outcomes), **_cost(spent, costing),
+            auroc=check_auroc, auroc_n=len(checked), auroc_wrong=sum(w for _, w in checked),
+            note=f"{sum(rejected)} of {len(pairs)} questions sent to the cloud",
+        ))
+    return out
+
+
+def oracle_point(
+    local_records: Sequence[EvalRecord], cloud_records: Sequence[EvalRecord], costing: Costing | None = None
+) -> RunSummary:
+    """The query-level oracle: the cloud answers exactly the questions the local agent got wrong.
+
+    An oracle knows in advance, so it pays the local work only on the questions it leaves local.
+    """
+    pairs = _pairs(local_records, cloud_records)
+    chosen = [lr if lr.score.correct else cr for lr, cr in pairs]
+    sent = sum(not lr.score.correct for lr, _ in pairs)
+    return RunSummary(
+        label="oracle", method="oracle", benchmark=_benchmark(pairs),
+        **_quality(chosen), **_cost([(r.trace, None) for r in chosen], costing or Costing()),
+        note=f"{sent} of {len(pairs)} questions sent to the cloud",
+    )
+
+
+def default_cascade_thresholds(local_records: Sequence[EvalRecord], count: int = 9) -> list[float]:
+    """Threshold 0 and the 10%..90% quantiles of the final checks, rounded, keeping one threshold per
+    distinct set of rejected questions (two thresholds that reject the same questions are one point)."""
+    values = [r.final_check_p for r in local_records if r.final_check_p is not None]
+    if not values:
+        return []
+    qs = np.quantile(np.asarray(values, dtype=float), np.linspace(0.1, 0.9, count))
+    kept: dict[int, float] = {}
+    for t in sorted({0.0} | {round(float(q), 4) for q in qs}):  # 0: every question with a doubt goes
+        kept.setdefault(sum(v > t for v in values), t)
+    return sorted(kept.values())
+
+
+def _benchmark(pairs: Sequence[tuple[EvalRecord, EvalRecord]]) -> str:
+    return pairs[0][0].benchmark if pairs else ""

@@ -1,0 +1,223 @@
+"""Rules that say whether a step was a mistake (METHOD.md section 3), without asking a model.
+
+Any task: an action that could not be parsed, a tool call that failed, or a ``finish`` with a wrong
+answer is wrong. Math with gold values: in a trajectory that ends wrong, a ``calculate`` whose result
+is none of the gold intermediate or final values is wrong (one that hits a gold value is right).
+Multi-hop QA with gold titles: in a trajectory that ends wrong, a ``search`` that brings no new gold
+supporting paragraph is wrong (one that brings one is right). In a trajectory that ends right every
+step is right unless an any-task rule fires. Anything else is ``unknown``.
+
+The replaced local proposals of a step are judged too, because the probability of error of a
+switched step belongs to the local proposal the cloud replaced, not to the cloud's step. A proposal
+never reached the end of a trajectory, so only what can be judged alone is used: parse and tool
+failures, the answer of a ``finish`` (scored against the gold answer), a gold value or a new gold
+paragraph (right). A non-gold calculation or a search without a new gold paragraph counts as wrong
+only when the trajectory ends wrong; when it ends right it stays ``unknown``, since the right ending
+came from the step that replaced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from adaswitch.actions import Action
+from adaswitch.benchmarks.base import Sample
+from adaswitch.scoring import normalize_number, numbers_equal
+from adaswitch.trace import Agent, Proposal, StepRecord, Trace
+
+Verdict = Literal["wrong", "right", "unknown"]
+AnswerJudge = Callable[[str], "bool | None"]
+"""Says whether an answer text is right for the sample (None when it cannot tell)."""
+
+
+class ProposalLabel(BaseModel):
+    """The verdict on one replaced proposal (``position`` indexes ``StepRecord.replaced``)."""
+
+    position: int
+    author: Agent
+    label: Verdict
+    rule: str
+    p_error: float | None = None
+
+
+class StepLabel(BaseModel):
+    """The verdict on one committed step (``index`` is its position in ``trace.steps``)."""
+
+    index: int
+    author: Agent
+    label: Verdict
+    rule: str
+    p_error: float | None = None
+    switched: bool = False
+    replaced: list[ProposalLabel] = Field(default_factory=list)
+
+
+def benchmark_judge(sample: Sample) -> AnswerJudge:
+    """Score answers with the sample's own benchmark (None for an unknown benchmark)."""
+
+    def judge(answer: str) -> bool | None:
+        from adaswitch.benchmarks import get_benchmark
+
+        try:
+            benchmark = get_benchmark(sample.benchmark)
+        except KeyError:
+            return None
+        return benchmark.score(answer, sample).correct
+
+    return judge
+
+
+def first_mistake(trace_steps: Sequence[StepRecord], sample: Sample, final_correct: bool) -> int | None:
+    """Index into ``trace_steps`` of the first step the rules call wrong, or None.
+
+    ``final_correct`` is whether the trajectory's answer is right; it also decides a ``finish``.
+    """
+    labels = _committed_labels(trace_steps, sample, final_correct)
+    return next((i for i, (label, _) in enumerate(labels) if label == "wrong"), None)
+
+
+def label_steps(
+    trace: Trace, sample: Sample, final_correct: bool, judge: AnswerJudge | None = None
+) -> list[StepLabel]:
+    """A verdict for every committed step of ``trace`` and for each proposal it replaced."""
+    judge = judge or benchmark_judge(sample)
+    committed = _committed_labels(trace.steps, sample, final_correct)
+    out = []
+    for i, (step, (label, rule)) in enumerate(zip(trace.steps, committed)):
+        replaced = []
+        for k, proposal in enumerate(step.replaced):
+            p_label, p_rule = _proposal_label(proposal, trace.steps[:i], sample, final_correct, judge)
+            replaced.append(ProposalLabel(position=k, author=proposal.author, label=p_label, rule=p_rule,
+                                          p_error=proposal.p_error))
+        out.append(StepLabel(index=i, author=step.author, label=label, rule=rule, p_error=step.p_error,
+                             switched=step.switched, replaced=replaced))
+    return out
+
+
+def local_judgments(labels: Sequence[StepLabel]) -> list[tuple[float, Verdict, str]]:
+    """``(p_error, verdict, rule)`` of every local proposal whose probability of error was estimated.
+
+    A committed local step counts unless it was switched (its ``p_error`` then belongs to the first
+    replaced proposal, which is counted with its own ``p_error`` like every replaced local proposal).
+    """
+    out: list[tuple[float, Verdict, str]] = []
+    for step in labels:
+        if step.author == "local" and not step.switched and step.p_error is not None:
+            out.append((step.p_error, step.label, step.rule))
+        for proposal in step.replaced:
+            if proposal.author == "local" and proposal.p_error is not None:
+                out.append((proposal.p_error, proposal.label, proposal.rule))
+    return out
+
+
+def is_placeholder(step: StepRecord) -> bool:
+    """True for the empty record the engine appends to hold the faults of a failed question."""
+    return not step.text and step.action is None and not step.calls
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def _committed_labels(
+    steps: Sequence[StepRecord], sample: Sample, final_correct: bool
+) -> list[tuple[Verdict, str]]:
+    out: list[tuple[Verdict, str]] = []
+    for i, step in enumerate(steps):
+        if is_placeholder(step):
+            out.append(("unknown", "no-step"))
+            continue
+        failure = _failure(step.action, step.tool_ok)
+        if failure:
+            out.append(("wrong", failure))
+        elif step.action is not None and step.action.tool == "finish":
+            out.append(("right", "finish-right") if final_correct else ("wrong", "finish-wrong"))
+        elif final_correct:
+            out.append(("right", "ends-right"))
+        else:
+            out.append(_trajectory_rule(step.action, step.observation, steps[:i], sample) or ("unknown", "no-rule"))
+    return out
+
+
+def _proposal_label(
+    proposal: Proposal, before: Sequence[StepRecord], sample: Sample, final_correct: bool, judge: AnswerJudge
+) -> tuple[Verdict, str]:
+    failure = _failure(proposal.action, proposal.tool_ok)
+    if failure:
+        return "wrong", failure
+    action = proposal.action
+    if action is not None and action.tool == "finish":
+        verdict = judge(action.argument.strip())
+        if verdict is None:
+            return "unknown", "finish-unscored"
+        return ("right", "finish-right") if verdict else ("wrong", "finish-wrong")
+    found = _trajectory_rule(action, proposal.observation, before, sample)
+    if found is None:
+        return "unknown", "no-rule"
+    if found[0] == "wrong" and final_correct:
+        return "unknown", f"{found[1]}-unjudged"
+    return found
+
+
+def _failure(action: Action | None, tool_ok: bool) -> str | None:
+    if action is None:
+        return "unparseable"
+    if not tool_ok:
+        return "tool-failed"
+    return None
+
+
+def _trajectory_rule(
+    action: Action | None, observation: str, before: Sequence[StepRecord], sample: Sample
+) -> tuple[Verdict, str] | None:
+    """The task-specific rules of a trajectory that ends wrong; None when none applies."""
+    if action is None:
+        return None
+    if sample.family == "math" and sample.gold_values and action.tool == "calculate":
+        if is_gold_value(observation, sample.gold_values):
+            return "right", "gold-value"
+        return "wrong", "non-gold-value"
+    if sample.family == "qa" and sample.gold_titles and action.tool == "search":
+        seen = set()
+        for step in before:
+            if step.action is not None and step.action.tool == "search":
+                seen |= retrieved_titles(step.observation, sample.gold_titles)
+        if retrieved_titles(observation, sample.gold_titles) - seen:
+            return "right", "new-gold-paragraph"
+        return "wrong", "no-new-gold-paragraph"
+    return None
+
+
+def is_gold_value(observation: str, gold_values: Sequence[str]) -> bool:
+    """True when the observation reads as a number equal to one of the gold values.
+
+    Equal means equal to a relative 1e-6, or within half a unit of the last decimal the gold value
+    is written with (GSM8K's marks write 10/3 as 3.33; the calculator returns 3.3333333333).
+    """
+    value = normalize_number(observation.strip())
+    if value is None:
+        return False
+    for gold in gold_values:
+        if numbers_equal(value, gold):
+            return True
+        places = _decimals(gold)
+        target = normalize_number(gold)
+        if places and target is not None and abs(value - target) <= Fraction(1, 2 * 10**places):
+            return True
+    return False
+
+
+def retrieved_titles(observation: str, titles: Sequence[str]) -> set[str]:
+    """The titles among ``titles`` whose paragraph appears in a search observation ("[Title] text")."""
+    lines = [line.strip() for line in observation.splitlines()]
+    return {t for t in titles if any(line.startswith(f"[{t}]") for line in lines)}
+
+
+def _decimals(text: str) -> int:
+    digits = text.strip().split(".", 1)
+    if len(digits) < 2 or not digits[1].isdigit():
+        return 0
+    return len(digits[1])

@@ -1,0 +1,244 @@
+"""Run metrics: AUROC, curves (APGR, shares for 50%/80%), cascade and oracle, FLOPs and shares."""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adaswitch.actions import Action
+from adaswitch.benchmarks.base import Sample
+from adaswitch.evaluation.metrics import (
+    Costing, Price, auroc, cascade_points, curve_metrics, default_cascade_thresholds, load_prices,
+    oracle_point, price_of, summarize_run,
+)
+from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.scoring import Extraction, Score
+from adaswitch.trace import CallRecord, Proposal, StepRecord, Trace
+from adaswitch.usage import Usage
+
+# ---------------------------------------------------------------- AUROC
+
+
+def test_auroc_known_values():
+    assert auroc([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == 1.0
+    assert auroc([0.9, 0.8, 0.2, 0.1], [False, False, True, True]) == 0.0
+    assert auroc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
+
+
+def test_auroc_counts_ties_as_one_half():
+    assert auroc([0.5, 0.5, 0.5], [True, False, False]) == 0.5
+    # positives {0.5, 0.9}, negatives {0.5, 0.2}: 0.5 + 1 + 1 + 1 of 4 pairs
+    assert auroc([0.5, 0.5, 0.2, 0.9], [True, False, False, True]) == 0.875
+
+
+def test_auroc_is_none_with_one_class():
+    assert auroc([0.2, 0.7], [True, True]) is None
+    assert auroc([0.2, 0.7], [False, False]) is None
+    assert auroc([], []) is None
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), st.booleans()), min_size=2, max_size=30))
+def test_auroc_equals_the_pairwise_probability(pairs):
+    pos = [s for s, y in pairs if y]
+    neg = [s for s, y in pairs if not y]
+    got = auroc([s for s, _ in pairs], [y for _, y in pairs])
+    if not pos or not neg:
+        assert got is None
+        return
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    assert got == pytest.approx(wins / (len(pos) * len(neg)))
+
+
+# ---------------------------------------------------------------- curves
+
+
+def test_curve_with_only_the_endpoints_is_the_diagonal():
+    c = curve_metrics([], 0.4, 0.8)
+    assert c.points == [(0.0, 0.4), (1.0, 0.8)]
+    assert c.apgr == pytest.approx(0.5)
+    assert c.share_for_50 == pytest.approx(0.5) and c.share_for_80 == pytest.approx(0.8)
+
+
+def test_curve_reaching_the_cloud_early():
+    c = curve_metrics([(0.2, 0.8)], 0.4, 0.8)
+    assert c.apgr == pytest.approx(0.2 * 0.5 + 0.8 * 1.0)
+    assert c.share_for_50 == pytest.approx(0.1) and c.share_for_80 == pytest.approx(0.16)
+
+
+def test_curve_uses_the_monotone_upper_envelope():
+    c = curve_metrics([(0.5, 0.6), (0.2, 0.7)], 0.4, 0.8)
+    assert c.points == [(0.0, 0.4), (0.2, 0.7), (0.5, 0.6), (1.0, 0.8)]
+    assert c.envelope == [(0.0, 0.4), (0.2, 0.7), (0.5, 0.7), (1.0, 0.8)]
+    # PGR: 0, 0.75, 0.75, 1
+    assert c.apgr == pytest.approx(0.2 * 0.375 + 0.3 * 0.75 + 0.5 * 0.875)
+    assert c.share_for_50 == pytest.approx(0.2 * 0.5 / 0.75)
+    assert c.share_for_80 == pytest.approx(0.6)
+
+
+def test_curve_without_a_gap_has_no_apgr():
+    c = curve_metrics([(0.5, 0.5)], 0.6, 0.6)
+    assert c.apgr is None and c.share_for_50 is None and c.share_for_80 is None
+
+
+# ---------------------------------------------------------------- records by hand
+
+
+def call(agent: str, prompt: int, recomputed: int, completion: int, latency: float = 0.0) -> CallRecord:
+    return CallRecord(agent=agent, purpose="step", prompt_tokens=prompt, recomputed_prompt_tokens=recomputed,
+                      completion_tokens=completion, latency_s=latency)
+
+
+def calc(index: int, author: str, value: str, calls: list[CallRecord], p: float | None = None, **kw) -> StepRecord:
+    return StepRecord(index=index, author=author, text=f"Thought {index}: x\nAction {index}: calculate[{value}]",
+                      action=Action(tool="calculate", argument=value), observation=value, calls=calls, p_error=p, **kw)
+
+
+def finish(index: int, author: str, answer: str, calls: list[CallRecord], p: float | None = None) -> StepRecord:
+    return StepRecord(index=index, author=author, text=f"Thought {index}: done\nAction {index}: finish[{answer}]",
+                      action=Action(tool="finish", argument=answer), calls=calls, p_error=p)
+
+
+def record(sample_id: str, steps: list[StepRecord], correct: bool, answer: str = "18", gold: str = "18",
+           final_check_p: float | None = None, wall: float = 1.0, **kw) -> EvalRecord:
+    trace = Trace(id=sample_id, question=f"question {sample_id}", family="math", mode="adaswitch",
+                  local_model="loc", steps=steps, answer=answer, wall_time_s=wall)
+    extraction = Extraction(answer=answer, ok=True, method="finish")
+    return EvalRecord(sample_id=sample_id, benchmark="gsm8k", gold=gold, prediction=answer, extraction=extraction,
+                      score=Score(correct=correct, value=float(correct), extraction=extraction), trace=trace,
+                      final_check_p=final_check_p, **kw)
+
+
+CONFIG = RunConfig(benchmark="gsm8k", method="adaswitch", threshold=0.5, local_model="loc", cloud_model="big",
+                   local_parameters=1_000_000_000, cloud_parameters=10_000_000_000, sample_ids=["a", "b", "c", "d"])
+PRICES = {"loc": Price(usd_per_million_input=1.0, usd_per_million_output=2.0),
+          "big": Price(usd_per_million_input=10.0, usd_per_million_output=30.0)}
+
+
+def test_flops_money_and_shares():
+    steps = [calc(1, "local", "9", [call("local", 100, 40, 10, 0.5)]),
+             calc(2, "cloud", "18", [call("local", 60, 10, 0, 0.1), call("cloud", 100, 100, 20, 2.0)], p=0.9,
+                  switched=True)]
+    s = summarize_run(CONFIG, [record("a", steps, True)], prices=PRICES)
+    assert (s.local.calls, s.local.prompt_tokens, s.local.recomputed_prompt_tokens, s.local.completion_tokens) == (2, 160, 50, 10)
+    assert s.local.processed_tokens == 60 and s.cloud.processed_tokens == 120
+    assert s.local.flops == 2 * 1e9 * 60 and s.cloud.flops == 2 * 1e10 * 120
+    assert s.cloud_share_flops == pytest.approx(2.4e12 / (2.4e12 + 1.2e11))
+    assert s.cloud_share_tokens == pytest.approx(120 / 180)
+    assert s.cloud_share_steps == 0.5 and s.switch_rate == 0.5 and s.switched_steps == 1
+    assert s.local.usd == pytest.approx((160 * 1 + 10 * 2) / 1e6)
+    assert s.cloud.usd == pytest.approx((100 * 10 + 20 * 30) / 1e6)
+    assert s.usd == pytest.approx(s.local.usd + s.cloud.usd)
+    assert s.local.wall_s == pytest.approx(0.6) and s.cloud.wall_s == pytest.approx(2.0)
+    assert s.local.steps == 1 and s.cloud.steps == 1
+
+
+def test_unknown_parameters_or_prices_give_none_not_zero():
+    config = CONFIG.model_copy(update={"cloud_parameters": None, "cloud_model": "unpriced"})
+    steps = [calc(1, "cloud", "9", [call("cloud", 10, 10, 5)]), finish(2, "local", "18", [call("local", 10, 5, 2)])]
+    s = summarize_run(config, [record("a", steps, True)], prices=PRICES)
+    assert s.cloud.flops is None and s.cloud_share_flops is None and s.cloud.usd is None and s.usd is None
+    assert s.local.flops is not None and s.cloud_share_tokens == pytest.approx(15 / 22)
+
+
+def test_accuracy_standard_error_f1_and_extraction():
+    records = [record(i, [finish(1, "local", "18", [])], ok) for i, ok in zip("abcd", [True, True, True, False])]
+    records[3] = records[3].model_copy(update={"extraction": Extraction(answer=None, ok=False, method="empty")})
+    s = summarize_run(CONFIG, records, prices=PRICES)
+    assert s.n == 4 and s.n_planned == 4 and s.accuracy == 0.75
+    assert s.accuracy_se == pytest.approx(math.sqrt(0.75 * 0.25 / 4))
+    assert s.extraction_rate == 0.75 and s.mean_f1 is None
+    assert s.cloud_share_tokens is None and s.usd == 0.0
+
+
+def test_auroc_of_a_run_uses_the_replaced_local_proposals():
+    janet = Sample(id="a", benchmark="gsm8k", family="math", question="q", answer="18", gold_values=["9", "18"])
+    wrong_proposal = Proposal(author="local", text="Thought 1: x\nAction 1: calculate[13]",
+                              action=Action(tool="calculate", argument="13"), observation="13", p_error=0.7)
+    steps = [calc(1, "cloud", "9", [], p=0.7, switched=True, replaced=[wrong_proposal]),
+             calc(2, "local", "27", [], p=0.6),
+             calc(3, "local", "9", [], p=0.2),
+             finish(4, "local", "27", [], p=0.4)]
+    s = summarize_run(CONFIG, [record("a", steps, False, answer="27")], samples={"a": janet}, prices=PRICES)
+    # local proposals: 0.7 wrong (replaced), 0.6 wrong (27 not gold), 0.2 right (9), 0.4 wrong (finish 27)
+    assert s.auroc_n == 4 and s.auroc_wrong == 3 and s.auroc == 1.0
+    assert s.cloud_replaced_judged == 1 and s.cloud_on_wrong_share == 1.0
+    # without the sample's gold values only the finish can be judged: one class, no AUROC
+    bare = summarize_run(CONFIG, [record("a", steps, False, answer="27")], prices=PRICES)
+    assert bare.auroc is None and bare.auroc_n == 1 and bare.cloud_on_wrong_share is None
+
+
+# ---------------------------------------------------------------- cascade and oracle
+
+LOCAL_OK = [True, False, True, False]
+CHECK = [0.1, 0.9, 0.6, 0.3]
+CLOUD_OK = [True, True, False, False]
+
+
+def baseline_runs():
+    local = [record(i, [finish(1, "local", "x", [call("local", 10, 10, 10)])], ok, final_check_p=p,
+                    final_check_usage=Usage(calls=1, prompt_tokens=5, recomputed_prompt_tokens=5))
+             for i, ok, p in zip("abcd", LOCAL_OK, CHECK)]
+    cloud = [record(i, [finish(1, "cloud", "x", [call("cloud", 10, 10, 30)])], ok) for i, ok in zip("abcd", CLOUD_OK)]
+    return local, cloud
+
+
+def test_cascade_keeps_the_local_answer_unless_the_check_rejects_it():
+    local, cloud = baseline_runs()
+    costing = Costing(local_model="loc", cloud_model="big", local_parameters=1, cloud_parameters=1, prices=PRICES)
+    half, none_sent, all_sent = cascade_points(local, cloud, [0.5, 1.0, 0.0], costing)
+    # rejected at 0.5: b (0.9) and c (0.6) -> a local right, b cloud right, c cloud wrong, d local wrong
+    assert half.label == "cascade@0.5" and half.accuracy == 0.5 and half.n == 4
+    # cost: every local trace and final check, plus the cloud traces of b and c
+    assert half.local.processed_tokens == 4 * 20 + 4 * 5 and half.cloud.processed_tokens == 2 * 40
+    assert half.local.calls == 8 and half.cloud.calls == 2
+    assert half.cloud_share_tokens == pytest.approx(80 / 180) and half.cloud_share_steps == pytest.approx(2 / 6)
+    assert none_sent.accuracy == 0.5 and none_sent.cloud_share_tokens == 0.0
+    assert all_sent.accuracy == 0.5 and all_sent.cloud.calls == 4
+    # the final check's AUROC: wrong local answers b (0.9), d (0.3) against right a (0.1), c (0.6)
+    assert half.auroc == 0.75 and half.auroc_n == 4
+
+
+def test_oracle_sends_exactly_the_wrong_local_questions():
+    local, cloud = baseline_runs()
+    oracle = oracle_point(local, cloud)
+    assert oracle.accuracy == 0.75 and oracle.n == 4
+    # an oracle pays the local work only where it keeps the local answer (a, c)
+    assert oracle.local.processed_tokens == 2 * 20 and oracle.cloud.processed_tokens == 2 * 40
+    assert "2 of 4" in oracle.note
+
+
+def test_baselines_pair_questions_by_id():
+    local, cloud = baseline_runs()
+    assert oracle_point(local, cloud[:2]).n == 2
+    assert cascade_points(local[2:], cloud, [0.5])[0].n == 2
+
+
+def test_default_cascade_thresholds_are_quantiles_of_the_checks():
+    local, _ = baseline_runs()
+    thresholds = default_cascade_thresholds(local, count=3)
+    assert thresholds == sorted(thresholds) and len(thresholds) == 4 and thresholds[0] == 0.0
+    assert min(CHECK) <= thresholds[1] and thresholds[-1] <= max(CHECK)
+    assert default_cascade_thresholds([]) == []
+    # thresholds that reject the same questions collapse into one
+    same = [record(i, [], True, final_check_p=p) for i, p in zip("abc", [0.2, 0.2, 0.9])]
+    assert default_cascade_thresholds(same) == [0.0, 0.2]
+
+
+# ---------------------------------------------------------------- prices
+
+
+def test_packaged_prices_are_marked_illustrative(tmp_path):
+    raw = json.loads(resources.files("adaswitch").joinpath("data/prices.json").read_text(encoding="utf-8"))
+    assert "ILLUSTRATIVE" in raw["_note"]
+    prices = load_prices()
+    assert "qwen2.5-coder-0.5b" in prices and "_note" not in prices
+    assert price_of(prices, "llama:qwen2.5-coder-1.5b") == prices["qwen2.5-coder-1.5b"]
+    assert price_of(prices, "nobody") is None
+    own = tmp_path / "p.json"
+    own.write_text(json.dumps({"gpt-x": {"usd_per_million_input": 1, "usd_per_million_output": 4}}))
+    assert price_of(load_prices(own), "openai:gpt-x").usd_per_million_output == 4

@@ -149,3 +149,22 @@ def test_a_killed_eval_resumes_with_exactly_one_record_per_sample(tmp_path):
     ids = [r.sample_id for r in read_records(run_dir)]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert set(ids) == {s.id for s in samples(10)}
+
+
+def test_sweep_command_writes_runs_and_a_report(tmp_path):
+    from click.testing import CliRunner
+
+    from adaswitch.cli import _register, cli
+
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(SCRIPT))
+    _register()
+    result = CliRunner().invoke(
+        cli,
+        ["sweep", "gsm8k", "--out", str(tmp_path / "sweep"), "--limit", "2", "--thresholds", "0.5",
+         "--local", f"fake:{script}", "--cloud", f"fake:{script}", "--cache", "off", "--no-progress"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sweep" / "report.html").exists()
+    assert "adaswitch@0.5" in result.output and "local" in result.output

@@ -162,7 +162,8 @@ class Collaboration:
                 trace.answer, trace.answer_source, trace.answer_method = step.action.argument.strip(), "finish", "finish"
                 return
         trace.status = "max_steps"
-        last = run.steps[-1].text if run.steps else ""
+        # read the last step's thought, not its text: "Thought 3:" must not give the answer 3
+        last = run.steps[-1].thought if run.steps else ""
         answer, method = extract_answer_from_text(last, trace.family)
         if answer is not None:
             trace.answer, trace.answer_source, trace.answer_method = answer, "fallback", method

@@ -16,6 +16,8 @@ def cli() -> None:
 def _register() -> None:
     from adaswitch.cli.eval import eval_command
     from adaswitch.cli.models import models
+    from adaswitch.cli.report import report
+    from adaswitch.cli.serve import serve
     from adaswitch.cli.solve import solve
     from adaswitch.cli.sweep import sweep
 
@@ -23,6 +25,8 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(eval_command)
     cli.add_command(sweep)
+    cli.add_command(serve)
+    cli.add_command(report)
 
 
 def main() -> None:

@@ -53,3 +53,9 @@ def sweep(benchmark: str, out_dir: Path, thresholds: str, methods: str, reflecti
         click.echo(f"{o.run_dir}: {o.done_before} done before, {o.ran} run now, {len(o.failed)} failed")
     if failed:
         raise SystemExit(1)
+    from adaswitch.evaluation.report import build_report, markdown, write_html, write_markdown
+
+    built = build_report([o.run_dir for o in outcomes])
+    write_markdown(built, out_dir / "report.md")
+    write_html(built, out_dir / "report.html")
+    click.echo(markdown(built))

@@ -1,0 +1,114 @@
+"""From a trace to OpenAI response bodies: the completion, the stream's chunks, the usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adaswitch.parsing import render_observation
+from adaswitch.server.schemas import (
+    AgentUsage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatUsage,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ResponseMessage,
+)
+from adaswitch.trace import StepRecord, Trace
+from adaswitch.usage import Usage
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What every body of one response repeats."""
+
+    id: str
+    created: int
+    model: str
+
+
+def usage(trace: Trace) -> ChatUsage:
+    """OpenAI's three counts summed over both agents, and the breakdown per agent."""
+    per_agent = {agent: trace.usage_of(agent) for agent in ("local", "cloud")}
+    total = per_agent["local"] + per_agent["cloud"]
+    return ChatUsage(
+        prompt_tokens=total.prompt_tokens,
+        completion_tokens=total.completion_tokens,
+        total_tokens=total.total_tokens,
+        adaswitch={agent: _agent_usage(u) for agent, u in per_agent.items()},
+    )
+
+
+def _agent_usage(u: Usage) -> AgentUsage:
+    return AgentUsage(
+        calls=u.calls,
+        prompt_tokens=u.prompt_tokens,
+        completion_tokens=u.completion_tokens,
+        total_tokens=u.total_tokens,
+        recomputed_prompt_tokens=u.recomputed_prompt_tokens,
+        latency_s=round(u.latency_s, 6),
+    )
+
+
+def explanation(trace: Trace) -> str | None:
+    """Why the answer is empty, or None when there is one."""
+    if trace.answer:
+        return None
+    if trace.status == "error":
+        return f"the question failed: {trace.error}"
+    if trace.status == "max_steps":
+        return f"no answer within {len(trace.steps)} steps, and none could be read from the last step"
+    return "the trajectory finished with an empty answer"
+
+
+def completion(trace: Trace, meta: Meta) -> ChatCompletion:
+    return ChatCompletion(
+        id=meta.id,
+        created=meta.created,
+        model=meta.model,
+        choices=[Choice(message=ResponseMessage(content=trace.answer or ""))],
+        usage=usage(trace),
+        adaswitch={"explanation": explanation(trace), "trace": trace.model_dump(mode="json")},
+    )
+
+
+def step_text(step: StepRecord) -> str:
+    """The step as it reads in the trajectory, with its observation unless it is the finish."""
+    text = step.text + "\n"
+    if step.action is None or step.action.tool != "finish":
+        text += render_observation(step.index, step.observation) + "\n"
+    return text
+
+
+def _chunk(meta: Meta, delta: Delta, extension: dict | None, finish: bool = False) -> ChatCompletionChunk:
+    return ChatCompletionChunk(
+        id=meta.id,
+        created=meta.created,
+        model=meta.model,
+        choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+        adaswitch=extension,
+    )
+
+
+def role_chunk(meta: Meta) -> ChatCompletionChunk:
+    return _chunk(meta, Delta(role="assistant", content=""), {"kind": "start"})
+
+
+def step_chunk(meta: Meta, step: StepRecord) -> ChatCompletionChunk:
+    extension = {"kind": "step", "index": step.index, "author": step.author, "switched": step.switched,
+                 "p_error": step.p_error}
+    return _chunk(meta, Delta(content=step_text(step)), extension)
+
+
+def answer_chunk(meta: Meta, trace: Trace) -> ChatCompletionChunk:
+    extension = {"kind": "answer", "answer_source": trace.answer_source, "explanation": explanation(trace)}
+    return _chunk(meta, Delta(content=trace.answer or ""), extension)
+
+
+def final_chunk(meta: Meta, trace: Trace) -> ChatCompletionChunk:
+    return _chunk(meta, Delta(), {"kind": "final", "trace": trace.model_dump(mode="json")}, finish=True)
+
+
+def usage_chunk(meta: Meta, trace: Trace) -> ChatCompletionChunk:
+    return ChatCompletionChunk(id=meta.id, created=meta.created, model=meta.model, choices=[], usage=usage(trace))

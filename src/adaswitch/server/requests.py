@@ -1,0 +1,111 @@
+"""From a chat request to a question to solve: the model name, the question, its context, the family."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from adaswitch.documents import Document
+from adaswitch.server.errors import ApiError
+from adaswitch.server.names import ModelChoice, UnknownModel, parse_model
+from adaswitch.server.schemas import ChatMessage, ChatRequest
+from adaswitch.solver import SolverSettings
+from adaswitch.tools.search import documents_from_json, documents_from_text
+
+_CONTEXT_ROLES = ("system", "developer", "user")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One question as the collaboration will solve it."""
+
+    question: str
+    family: str
+    knowledge: list[Document] | None
+    mode: str
+    value: float | None
+    """Threshold (adaswitch, self-reflection) or switch rate (random); None for local and cloud."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ApiError(400, "invalid Content-Length header", code="invalid_header") from None
+        if size > limit:
+            raise ApiError(413, f"the body has {size} bytes; this server accepts {limit} at most", code="request_too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"the body exceeds {limit} bytes", code="request_too_large")
+    return bytes(body)
+
+
+def parse_chat(body: bytes) -> ChatRequest:
+    """Decode and validate a chat request: 400 when it is not a JSON object, 422 for bad fields."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiError(400, f"the body is not valid JSON: {error}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object", code="invalid_json")
+    return ChatRequest.model_validate(data)  # a ValidationError becomes a 422
+
+
+def choose_model(name: str, solver: SolverSettings, has_cloud: bool) -> ModelChoice:
+    try:
+        return parse_model(name, solver.threshold, solver.switch_rate, has_cloud)
+    except UnknownModel as error:
+        raise ApiError(404, str(error), code="model_not_found", param="model") from None
+
+
+def job_from_chat(chat: ChatRequest, choice: ModelChoice) -> Job:
+    """The last user message is the question; system and earlier user messages carry the QA context."""
+    users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
+    if not users or not chat.messages[users[-1]].text().strip():
+        raise ApiError(400, "the request has no user message with a question", code="missing_user_message", param="messages")
+    last = users[-1]
+    question = chat.messages[last].text().strip()
+    context = [m for i, m in enumerate(chat.messages) if m.role in _CONTEXT_ROLES and i != last]
+    documents = _documents(context)
+    options = chat.adaswitch
+    # A lone short system prompt ("You are a helpful assistant.") is an instruction, not a knowledge
+    # base: the family is guessed as qa only from two or more paragraphs, or set explicitly.
+    family = (options.family if options else None) or ("qa" if len(documents) >= 2 else "math")
+    if family == "qa" and not documents:
+        raise ApiError(400, "the qa family needs context: paragraphs in a system or earlier user message",
+                       code="missing_context", param="messages")
+    value = choice.value
+    if options is not None and options.threshold is not None and choice.parameter is not None:
+        value = options.threshold
+    return Job(question, family, documents if family == "qa" else None, choice.mode, value)
+
+
+def _documents(messages: list[ChatMessage]) -> list[Document]:
+    documents: list[Document] = []
+    for message in messages:
+        text = message.text().strip()
+        if not text:
+            continue
+        documents.extend(_parse_context(text))
+    return [doc for doc in documents if doc.text.strip()]
+
+
+def _parse_context(text: str) -> list[Document]:
+    """A JSON list of {"title", "text"} (or another layout the search tool reads), else paragraphs."""
+    if text[:1] in "[{":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return documents_from_text(text)
+        try:
+            return documents_from_json(data)
+        except (ValueError, TypeError) as error:
+            raise ApiError(422, f"context: {error}", code="invalid_value", param="messages") from None
+    return documents_from_text(text)

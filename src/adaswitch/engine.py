@@ -272,6 +272,7 @@ class Collaboration:
             attempts=reply.attempts,
             bytes_sent=reply.bytes_sent,
             cached=reply.cached,
+            redactions=reply.redactions,
         )
         return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
 
@@ -307,6 +308,7 @@ class Collaboration:
                     attempts=probe.attempts,
                     bytes_sent=probe.bytes_sent,
                     cached=probe.cached,
+                    redactions=probe.redactions,
                 )
             )
 

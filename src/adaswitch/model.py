@@ -18,6 +18,7 @@ from adaswitch.trace import Agent, FaultRecord
 
 if TYPE_CHECKING:
     from adaswitch.evaluation.cache import ResponseCache
+    from adaswitch.redaction import Redactor
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Reply:
     faults: list[FaultRecord] = field(default_factory=list)
     bytes_sent: int = 0
     cached: bool = False
+    redactions: int = 0
 
 
 @dataclass
@@ -49,6 +51,7 @@ class ProbeReply:
     faults: list[FaultRecord] = field(default_factory=list)
     bytes_sent: int = 0
     cached: bool = False
+    redactions: int = 0
 
 
 class ModelFailure(Exception):
@@ -70,11 +73,13 @@ class Model:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cache: "ResponseCache | None" = None,
+        redactor: "Redactor | None" = None,
     ):
         self.backend = backend
         self.role = role
         self.retry = retry or RetryPolicy()
         self.cache = cache
+        self.redactor = redactor
         self._sleep = sleep
 
     @property
@@ -86,22 +91,32 @@ class Model:
         return self.backend.parameters
 
     def complete(self, request: CompletionRequest) -> Reply:
+        request, redactions = self._redact(request)
+        sent = _bytes_sent(request.messages)
         key = self._cache_key("complete", request, request.temperature == 0 or request.seed is not None)
         if key and (hit := self.cache.get(key)) is not None:  # type: ignore[union-attr]
-            return Reply(Completion.model_validate_json(hit), 1, [], _bytes_sent(request.messages), cached=True)
+            return Reply(Completion.model_validate_json(hit), 1, [], sent, cached=True, redactions=redactions)
         completion, attempts, faults = self._with_retries(lambda: self.backend.complete(request))
         if key:
             self.cache.put(key, completion.model_dump_json())  # type: ignore[union-attr]
-        return Reply(completion, attempts, faults, _bytes_sent(request.messages))
+        return Reply(completion, attempts, faults, sent, redactions=redactions)
 
     def probe(self, request: ProbeRequest) -> ProbeReply:
+        request, redactions = self._redact(request)
+        sent = _bytes_sent(request.messages)
         key = self._cache_key("probe", request, True)
         if key and (hit := self.cache.get(key)) is not None:  # type: ignore[union-attr]
-            return ProbeReply(ProbeResult.model_validate_json(hit), 1, [], _bytes_sent(request.messages), cached=True)
+            return ProbeReply(ProbeResult.model_validate_json(hit), 1, [], sent, cached=True, redactions=redactions)
         result, attempts, faults = self._with_retries(lambda: self.backend.probe(request))
         if key:
             self.cache.put(key, result.model_dump_json())  # type: ignore[union-attr]
-        return ProbeReply(result, attempts, faults, _bytes_sent(request.messages))
+        return ProbeReply(result, attempts, faults, sent, redactions=redactions)
+
+    def _redact(self, request):  # noqa: ANN001, ANN202 - same request type in and out
+        if self.redactor is None:
+            return request, 0
+        messages, count = self.redactor.redact_messages(request.messages)
+        return (request.model_copy(update={"messages": messages}) if count else request), count
 
     def _cache_key(self, kind: str, request: CompletionRequest | ProbeRequest, deterministic: bool) -> str | None:
         if self.cache is None or not deterministic:

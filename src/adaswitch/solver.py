@@ -22,6 +22,7 @@ from adaswitch.trace import Trace
 
 if TYPE_CHECKING:
     from adaswitch.evaluation.cache import ResponseCache
+    from adaswitch.redaction import Redactor
 
 DEFAULT_LOCAL = "qwen2.5-coder-0.5b"
 DEFAULT_CLOUD = "qwen2.5-coder-1.5b"
@@ -59,6 +60,10 @@ class SolverSettings(BaseModel):
     max_step_tokens: int = 160
     on_cloud_error: Literal["fallback", "fail"] = "fallback"
     seed: int = 0
+    redact: list[str] = Field(default_factory=list)
+    """Built-in patterns (email, phone, ipv4, iban, card) removed from everything sent to the cloud."""
+    redact_patterns: dict[str, str] = Field(default_factory=dict)
+    """Custom patterns to remove from what is sent to the cloud: {label: regular expression}."""
     local_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     cloud_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
 
@@ -79,6 +84,7 @@ class Solver:
     ):
         self.settings = settings
         make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
+        redactor = _redactor(settings)
         local_backend = local or make_backend(settings.local, settings.local_endpoint.options())
         local_retry = RetryPolicy(max_attempts=settings.local_endpoint.max_attempts)
         self.local = Model(local_backend, "local", local_retry, cache=cache)
@@ -90,7 +96,7 @@ class Solver:
                 self.local.close()
                 raise
             cloud_retry = RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts)
-            self.cloud = Model(cloud_backend, "cloud", cloud_retry, cache=cache)
+            self.cloud = Model(cloud_backend, "cloud", cloud_retry, cache=cache, redactor=redactor)
         self._introspectors: dict[str, Introspector] = {}
 
     @property
@@ -145,6 +151,14 @@ class Solver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _redactor(settings: SolverSettings) -> "Redactor | None":
+    if not settings.redact and not settings.redact_patterns:
+        return None
+    from adaswitch.redaction import Redactor
+
+    return Redactor.from_names(settings.redact, settings.redact_patterns)
 
 
 def solve(

@@ -32,7 +32,10 @@ class CallRecord(BaseModel):
     latency_s: float = 0.0
     attempts: int = 1
     bytes_sent: int = 0
+    """Bytes of message text sent to the model (after redaction)."""
     cached: bool = False
+    redactions: int = 0
+    """Pattern matches replaced before sending (see adaswitch.redaction)."""
 
     def usage(self) -> Usage:
         return Usage(

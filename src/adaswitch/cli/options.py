@@ -38,6 +38,10 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  envvar="ADASWITCH_CLOUD_PREFIX_MODE", help="How a chat endpoint continues a partial trajectory."),
     click.option("--local-base-url", envvar="ADASWITCH_LOCAL_BASE_URL", help="Base URL when the local model is openai:MODEL."),
     click.option("--local-api-key", envvar="ADASWITCH_LOCAL_API_KEY"),
+    click.option("--redact", default="", envvar="ADASWITCH_REDACT",
+                 help="Remove these built-in patterns from what is sent to the cloud: email,phone,ipv4,iban,card."),
+    click.option("--redact-pattern", "redact_pattern", multiple=True, envvar="ADASWITCH_REDACT_PATTERN",
+                 help="Custom LABEL=REGEX to remove from what is sent to the cloud (repeatable)."),
     click.option("--n-ctx", type=int, default=4096, show_default=True, envvar="ADASWITCH_N_CTX",
                  help="Context size of in-process models."),
 ]
@@ -64,6 +68,8 @@ def settings_from_options(options: dict[str, Any]) -> SolverSettings:
         max_steps=options["max_steps"],
         on_cloud_error=options["on_cloud_error"],
         seed=options["seed"],
+        redact=[name.strip() for name in options["redact"].split(",") if name.strip()],
+        redact_patterns=_custom_patterns(options["redact_pattern"]),
         local_endpoint=EndpointSettings(
             base_url=options["local_base_url"], api_key=options["local_api_key"], n_ctx=options["n_ctx"]
         ),
@@ -78,8 +84,18 @@ def settings_from_options(options: dict[str, Any]) -> SolverSettings:
     )
 
 
+def _custom_patterns(items: tuple[str, ...]) -> dict[str, str]:
+    patterns = {}
+    for item in items:
+        label, sep, regex = item.partition("=")
+        if not sep or not label.strip() or not regex:
+            raise click.BadParameter(f"expected LABEL=REGEX, got {item!r}", param_hint="--redact-pattern")
+        patterns[label.strip()] = regex
+    return patterns
+
+
 SOLVER_OPTION_NAMES = (
     "local", "cloud", "mode", "threshold", "introspection", "switch_rate", "max_retries", "max_steps",
     "on_cloud_error", "seed", "cloud_base_url", "cloud_api_key", "cloud_timeout", "cloud_attempts",
-    "cloud_prefix_mode", "local_base_url", "local_api_key", "n_ctx",
+    "cloud_prefix_mode", "local_base_url", "local_api_key", "redact", "redact_pattern", "n_ctx",
 )

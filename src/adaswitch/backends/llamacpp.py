@@ -1,0 +1,446 @@
+"""An in-process GGUF model through llama-cpp-python, with its own token loop.
+
+The loop keeps the KV cache of the previous call and evaluates only the tokens after the longest
+common prefix, so a trajectory that grows at its end costs only its new tokens. Sampling, stop
+strings and log-probabilities are done here on the raw logits of the last position, which keeps
+the per-token Python work to an argmax unless log-probabilities or temperature ask for more.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adaswitch.backends.base import (
+    Backend,
+    BackendError,
+    Completion,
+    CompletionRequest,
+    FinishReason,
+    Message,
+    ProbeRequest,
+    ProbeResult,
+    TokenLogprob,
+    candidate_spellings,
+)
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+"""Used when a GGUF file carries no ``tokenizer.chat_template``."""
+
+
+class ChatTemplate:
+    """A model's Jinja chat template, rendered in a sandbox the way Hugging Face does."""
+
+    def __init__(self, source: str | None, *, bos_token: str = "", eos_token: str = ""):
+        import jinja2.ext
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(
+            loader=jinja2.BaseLoader(),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            extensions=[jinja2.ext.loopcontrols],
+        )
+        env.filters["tojson"] = _tojson
+        self.source = source or CHATML_TEMPLATE
+        try:
+            self._template = env.from_string(self.source)
+        except jinja2.TemplateError as err:
+            raise BackendError("template_error", f"chat template does not compile: {err}", retryable=False) from err
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+
+    def render(self, messages: list[Message], *, continue_final: bool = False) -> str:
+        """Prompt text for a new assistant turn, or continuing the final assistant message.
+
+        A continued message is appended verbatim after the generation prompt of the turns before
+        it, with no end-of-turn marker, so that a longer partial message renders to a longer text
+        with the same beginning.
+        """
+        if not continue_final:
+            return self._render(messages, add_generation_prompt=True)
+        if not messages or messages[-1].role != "assistant":
+            raise BackendError(
+                "invalid_request", "continue_final needs a final assistant message", retryable=False
+            )
+        return self._render(messages[:-1], add_generation_prompt=True) + messages[-1].content
+
+    def _render(self, messages: list[Message], *, add_generation_prompt: bool) -> str:
+        try:
+            return self._template.render(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                raise_exception=_raise_exception,
+                strftime_now=_strftime_now,
+            )
+        except BackendError:
+            raise
+        except Exception as err:  # jinja errors and the template's own raise_exception
+            raise BackendError("template_error", str(err), retryable=False) from err
+
+
+def _raise_exception(message: str) -> None:
+    raise ValueError(message)
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None, **kwargs: Any) -> str:
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, **kwargs)
+
+
+class LlamaCppBackend(Backend):
+    """A GGUF model run in this process; one call at a time."""
+
+    in_process = True
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        seed: int = 0,
+        name: str | None = None,
+        extra_buffers: bool | None = None,
+    ):
+        """Load a GGUF file.
+
+        ``n_threads`` defaults to the CPUs this process may run on. ``extra_buffers`` lets
+        llama.cpp repack weights into its accelerated layouts; by default it is off when the
+        library was built with AMX kernels, which crash on machines (VMs) that advertise AMX but
+        cannot run it.
+        """
+        import llama_cpp
+
+        self._lib = llama_cpp
+        threads = n_threads or len(os.sched_getaffinity(0))
+        if extra_buffers is None:
+            extra_buffers = "AMX_INT8 = 1" not in llama_cpp.llama_print_system_info().decode()
+        try:
+            with _model_params(llama_cpp, use_extra_bufts=extra_buffers):
+                self._llm = llama_cpp.Llama(
+                    model_path=str(model_path),
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=seed,
+                    logits_all=False,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError) as err:
+            raise BackendError("load_failed", f"{model_path}: {err}", retryable=False) from err
+        self.name = name or Path(model_path).stem
+        self.parameters = int(llama_cpp.llama_model_n_params(self._llm.model))
+        self._vocab = self._llm._model.vocab
+        self._n_vocab = self._llm.n_vocab()
+        self._n_ctx = min(self._llm.n_ctx(), len(self._llm.input_ids))
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+        self._pieces: dict[int, bytes] = {}
+        self._eog: dict[int, bool] = {}
+        self._first_tokens: dict[str, set[int]] = {}
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self.template = self._load_template()
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    def render_prompt(self, messages: list[Message], *, continue_final: bool = False) -> str:
+        """The prompt text this backend feeds the model for a conversation."""
+        return self.template.render(messages, continue_final=continue_final)
+
+    def tokenize_prompt(self, messages: list[Message], *, continue_final: bool = False) -> list[int]:
+        """Prompt tokens, special tokens parsed, BOS added when the model wants one."""
+        text = self.render_prompt(messages, continue_final=continue_final)
+        return self._tokenize(text)
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        with self._lock:
+            start = time.perf_counter()
+            tokens = self.tokenize_prompt(request.messages, continue_final=request.continue_final)
+            self._check_fits(tokens)
+            recomputed = self._prefill(tokens)
+            budget = min(request.max_tokens, self._n_ctx - len(tokens) + 1)
+            rng = self._rng if request.seed is None else np.random.default_rng(request.seed)
+            out = self._generate(request, budget, rng)
+            return Completion(
+                text=out.text,
+                prompt_tokens=len(tokens),
+                completion_tokens=out.n_tokens,
+                recomputed_prompt_tokens=recomputed,
+                finish_reason=out.finish_reason,
+                latency_s=time.perf_counter() - start,
+                logprobs=out.logprobs,
+            )
+
+    def probe(self, request: ProbeRequest) -> ProbeResult:
+        """Exact candidate probabilities from one softmax over the whole vocabulary."""
+        with self._lock:
+            start = time.perf_counter()
+            tokens = self.tokenize_prompt(request.messages, continue_final=request.continue_final)
+            self._check_fits(tokens)
+            recomputed = self._prefill(tokens)
+            probs = _softmax(self._last_logits())
+            result = {c: float(sum(probs[i] for i in self._first_token_ids(c))) for c in request.candidates}
+            return ProbeResult(
+                probs=result,
+                prompt_tokens=len(tokens),
+                recomputed_prompt_tokens=recomputed,
+                latency_s=time.perf_counter() - start,
+                exact=True,
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            llm, self._llm = self._llm, None
+            if llm is not None:
+                llm.close()
+
+    # -- prompt -----------------------------------------------------------------------------
+
+    def _load_template(self) -> ChatTemplate:
+        llm = self._llm
+        model = llm._model
+        bos, eos = llm.token_bos(), llm.token_eos()
+        return ChatTemplate(
+            llm.metadata.get("tokenizer.chat_template"),
+            bos_token=model.token_get_text(bos) if bos >= 0 else "",
+            eos_token=model.token_get_text(eos) if eos >= 0 else "",
+        )
+
+    def _tokenize(self, text: str) -> list[int]:
+        llm = self._require_model()
+        add_bos = bool(self._lib.llama_vocab_get_add_bos(self._vocab))
+        if add_bos and text.startswith(self.template.bos_token or "\0"):
+            add_bos = False
+        return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _check_fits(self, tokens: list[int]) -> None:
+        if not tokens:
+            raise BackendError("invalid_request", "empty prompt", retryable=False)
+        if len(tokens) > self._n_ctx:
+            raise BackendError(
+                "context_overflow",
+                f"prompt has {len(tokens)} tokens, context holds {self._n_ctx}",
+                retryable=False,
+            )
+
+    # -- KV cache ---------------------------------------------------------------------------
+
+    def _prefill(self, tokens: list[int]) -> int:
+        """Evaluate the prompt after its longest cached prefix; return how many tokens ran."""
+        llm = self._require_model()
+        keep = min(self._cached_prefix(tokens), len(tokens) - 1)
+        if keep < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            keep = 0
+            llm.reset()
+        llm.n_tokens = keep
+        self._eval(tokens[keep:])
+        return len(tokens) - keep
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        llm = self._require_model()
+        n = min(llm.n_tokens, len(tokens))
+        if n == 0:
+            return 0
+        differ = np.flatnonzero(llm.input_ids[:n] != np.asarray(tokens[:n], dtype=np.intc))
+        return int(differ[0]) if differ.size else n
+
+    def _eval(self, tokens: list[int]) -> None:
+        llm = self._require_model()
+        try:
+            llm.eval(tokens)
+        except RuntimeError as err:
+            llm.reset()
+            raise BackendError("decode_failed", str(err), retryable=False) from err
+
+    def _last_logits(self) -> np.ndarray:
+        """A view of the last position's logits (valid until the next decode)."""
+        ptr = self._lib.llama_get_logits_ith(self._llm.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+
+    # -- generation -------------------------------------------------------------------------
+
+    def _generate(self, request: CompletionRequest, budget: int, rng: np.random.Generator) -> _Output:
+        out = _Output(request.stop, want_logprobs=request.logprobs)
+        temperature = request.temperature
+        token = -1
+        for step in range(max(budget, 0)):
+            if step:
+                self._eval([token])
+            logits = self._last_logits()
+            token = int(logits.argmax()) if temperature <= 0 else _sample(logits, temperature, rng)
+            if self._is_eog(token):
+                out.finish("stop")
+                return out
+            if request.logprobs:
+                out.logprobs.append(self._token_logprob(logits, token, request.top_logprobs))
+            if out.add(self._piece(token)):
+                return out
+        out.finish("length")
+        return out
+
+    def _token_logprob(self, logits: np.ndarray, token: int, top_k: int) -> TokenLogprob:
+        """The model's own log-probabilities (temperature 1), whatever temperature sampled."""
+        logprobs = _log_softmax(logits)
+        top: dict[str, float] = {}
+        if top_k > 0:
+            k = min(top_k, self._n_vocab)
+            best = np.argpartition(logprobs, -k)[-k:]
+            for i in best[np.argsort(-logprobs[best], kind="stable")]:
+                top.setdefault(self._text(int(i)), float(logprobs[i]))
+        return TokenLogprob(token=self._text(token), logprob=float(logprobs[token]), top=top)
+
+    # -- vocabulary -------------------------------------------------------------------------
+
+    def _piece(self, token: int) -> bytes:
+        """The bytes a token adds to the text (control tokens add none); cached."""
+        piece = self._pieces.get(token)
+        if piece is None:
+            buf = self._piece_buf
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = self._lib.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+            piece = self._pieces[token] = buf.raw[:n]
+        return piece
+
+    def _text(self, token: int) -> str:
+        return self._piece(token).decode("utf-8", errors="replace")
+
+    def _is_eog(self, token: int) -> bool:
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = bool(self._lib.llama_vocab_is_eog(self._vocab, token))
+        return eog
+
+    def _first_token_ids(self, candidate: str) -> set[int]:
+        """Distinct first tokens of the spellings of a candidate answer; cached."""
+        ids = self._first_tokens.get(candidate)
+        if ids is None:
+            llm = self._require_model()
+            ids = set()
+            for spelling in candidate_spellings(candidate):
+                toks = llm.tokenize(spelling.encode("utf-8"), add_bos=False, special=False)
+                if toks:
+                    ids.add(toks[0])
+            self._first_tokens[candidate] = ids
+        return ids
+
+    def _require_model(self) -> Any:
+        if self._llm is None:
+            raise BackendError("closed", f"backend {self.name} is closed", retryable=False)
+        return self._llm
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _model_params(llama_cpp: Any, **fields: Any) -> Iterator[None]:
+    """Set model-load fields that ``Llama()`` does not expose, while one model loads.
+
+    ``Llama.__init__`` starts from ``llama_cpp.llama_cpp.llama_model_default_params()``; the
+    function is swapped for one that applies ``fields`` and restored afterwards.
+    """
+    module = llama_cpp.llama_cpp
+    with _PARAMS_LOCK:
+        original = module.llama_model_default_params
+
+        def patched() -> Any:
+            params = original()
+            for key, value in fields.items():
+                setattr(params, key, value)
+            return params
+
+        module.llama_model_default_params = patched
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = original
+
+
+class _Output:
+    """Generated text built token by token: UTF-8 reassembly, stop strings, log-probabilities."""
+
+    def __init__(self, stop: list[str], *, want_logprobs: bool):
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stops = [s for s in stop if s]
+        self._hold = max((len(s) for s in self._stops), default=1) - 1
+        self._starts: list[int] = []
+        self.text = ""
+        self.n_tokens = 0
+        self.finish_reason: FinishReason = "length"
+        self.logprobs: list[TokenLogprob] | None = [] if want_logprobs else None
+
+    def add(self, piece: bytes) -> bool:
+        """Append one token's bytes; True when a stop string ended the text."""
+        self.n_tokens += 1
+        self._starts.append(len(self.text))
+        new = self._decoder.decode(piece)
+        if not new:
+            return False
+        self.text += new
+        return bool(self._stops) and self._check_stop(len(new))
+
+    def _check_stop(self, n_new: int) -> bool:
+        """Look for a stop string that ends inside the newest characters; cut the text there."""
+        offset = max(len(self.text) - n_new - self._hold, 0)
+        hits = [i for i in (self.text.find(s, offset) for s in self._stops) if i >= 0]
+        if not hits:
+            return False
+        cut = min(hits)
+        self.text = self.text[:cut]
+        self.finish_reason = "stop"
+        if self.logprobs is not None:
+            del self.logprobs[sum(1 for s in self._starts if s < cut) :]
+        return True
+
+    def finish(self, reason: FinishReason) -> None:
+        self.text += self._decoder.decode(b"", final=True)
+        self.finish_reason = reason
+
+
+def _sample(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """Draw a token from softmax(logits / temperature)."""
+    z = logits.astype(np.float64) / temperature
+    z -= z.max()
+    cumulative = np.cumsum(np.exp(z))
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return min(index, len(cumulative) - 1)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z -= z.max()
+    return z - np.log(np.exp(z).sum())
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    p = np.exp(z - z.max())
+    return p / p.sum()

@@ -228,3 +228,19 @@ def test_modes_validate_their_inputs():
         make_policy("bogus")
     with pytest.raises(ValueError):
         make_policy("adaswitch", threshold=1.5)
+
+
+def test_a_step_repeating_an_earlier_tool_call_has_probability_one():
+    local = local_backend(
+        rules=[
+            step(1, " Add.\nAction 1: calculate[3 + 4]"),
+            step(2, " Add again.\nAction 2: calculate[3+4]"),
+            step(3, " Done.\nAction 3: finish[7]"),
+        ],
+        probe_rules=[judge(1, 0.0), judge(2, 0.0), judge(3, 0.0)],
+    )
+    cloud = cloud_backend(rules=[step(2, " The total is 7.\nAction 2: finish[7]")])
+    trace = engine(local, cloud, "adaswitch", threshold=0.9).solve(QUESTION)
+    assert trace.steps[0].author == "local"
+    assert trace.steps[1].author == "cloud" and trace.steps[1].p_error == 1.0
+    assert trace.answer == "7"

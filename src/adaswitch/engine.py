@@ -277,7 +277,8 @@ class Collaboration:
         return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
 
     def _judge(self, run: _Run, index: int, candidate: Candidate, calls: list[CallRecord]) -> None:
-        if forced_error(candidate.parsed, candidate.result):
+        earlier = [step.action for step in run.steps if step.action is not None]
+        if forced_error(candidate.parsed, candidate.result, earlier):
             candidate.judgment = Judgment(p_error=1.0)
             return
         if self.introspector is None:

@@ -1,7 +1,8 @@
 """Introspection signals: each estimates the probability that a local step is wrong.
 
-All signals share one interface, :class:`Introspector`. A step whose action could not be parsed or
-whose tool call failed gets probability 1 before any signal is asked (see :func:`forced_error`).
+All signals share one interface, :class:`Introspector`. A step whose action could not be parsed,
+whose tool call failed, or that repeats an earlier tool call exactly gets probability 1 before any
+signal is asked (see :func:`forced_error`).
 Learned signals (a trained judgment, a probe) plug into the same interface.
 """
 
@@ -11,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from adaswitch.actions import ParsedStep, ToolResult
+from adaswitch.actions import Action, ParsedStep, ToolResult
 from adaswitch.backends.base import Completion, ProbeRequest
 from adaswitch.model import Model, ProbeReply
 from adaswitch.prompts import TaskPrompts
@@ -50,9 +51,19 @@ class Introspector(Protocol):
         ...
 
 
-def forced_error(parsed: ParsedStep, result: ToolResult | None) -> bool:
-    """True when the step is wrong on its face: unreadable action or failing tool call."""
-    return parsed.action is None or (result is not None and not result.ok)
+def forced_error(parsed: ParsedStep, result: ToolResult | None, earlier: list[Action] | None = None) -> bool:
+    """True when the step is wrong on its face: an unreadable action, a failing tool call, or a
+    tool call that repeats an earlier step's call exactly (it can only return what is known)."""
+    if parsed.action is None or (result is not None and not result.ok):
+        return True
+    if parsed.action.tool == "finish" or not earlier:
+        return False
+    key = _action_key(parsed.action)
+    return any(_action_key(action) == key for action in earlier)
+
+
+def _action_key(action: Action) -> tuple[str, str]:
+    return action.tool.lower(), "".join(action.argument.split()).lower()
 
 
 def trajectory_with_step(view: StepView) -> str:

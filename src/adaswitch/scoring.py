@@ -134,7 +134,8 @@ def _latex_key(text: str) -> str:
 def math_verify_equal(pred: str | None, gold: str) -> bool:
     """Symbolic equivalence of two MATH answers with ``math-verify``.
 
-    Falls back to normalised string equality when the library is missing or raises. Outside the
+    Normalised string and numeric equality are tried first; the library decides the rest (a
+    missing library is an error, not a silent downgrade: install the ``eval`` extra). Outside the
     main thread the library's signal-based timeouts cannot work, so they are switched off there.
     """
     if pred is None or not pred.strip():
@@ -143,7 +144,12 @@ def math_verify_equal(pred: str | None, gold: str) -> bool:
         return True
     try:
         from math_verify import parse, verify
-
+    except ImportError as error:
+        raise ImportError(
+            "MATH-500 scoring needs math-verify: pip install 'adaswitch[eval]' "
+            "(or pip install 'math-verify[antlr4_13_2]')"
+        ) from error
+    try:
         timeout = 5 if threading.current_thread() is threading.main_thread() else None
 
         def wrap(s: str) -> str:

@@ -1,0 +1,63 @@
+"""The standard comparison on the embedded pair: every method on fixed slices of the benchmarks.
+
+Runs ``adaswitch sweep`` for each benchmark (local only, cloud only, AdaSwitch at each threshold,
+self-reflection, random switching at AdaSwitch's switch rates, plus the cascade and oracle computed
+from the local and cloud runs), then ``adaswitch report`` into ``docs/results/``, and records how it
+was made and how long it took in ``docs/results/run_info.json``. Resumable: rerun to continue.
+
+Usage: python benchmarks/standard_comparison.py [--limit 10] [--benchmarks gsm8k,svamp,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ALL = ("gsm8k", "svamp", "asdiv", "math500", "hotpotqa", "2wiki", "strategyqa")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=10, help="first N questions of each benchmark")
+    parser.add_argument("--benchmarks", default=",".join(ALL))
+    parser.add_argument("--thresholds", default="0.3,0.5,0.7")
+    parser.add_argument("--runs", type=Path, default=Path("runs/standard"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    args = parser.parse_args()
+
+    benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
+    timings = {}
+    for name in benchmarks:
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "adaswitch.cli.__main__", "sweep", name, "--limit", str(args.limit),
+                   "--out", str(args.runs / name), "--thresholds", args.thresholds, "--no-progress"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        timings[name] = round(time.perf_counter() - started, 1)
+        print(f"{name}: {timings[name]} s", flush=True)
+    run_dirs = sorted(str(p) for name in benchmarks for p in (args.runs / name).iterdir() if p.is_dir())
+    subprocess.run([sys.executable, "-m", "adaswitch.cli.__main__", "report", *run_dirs, "--out", str(args.out)],
+                   check=True, stdout=subprocess.DEVNULL)
+    info = {
+        "command": " ".join(["python", *sys.argv]),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs, no GPU",
+        "local": "qwen2.5-coder-0.5b (in process)",
+        "cloud": "qwen2.5-coder-1.5b (in-process stand-in)",
+        "slice": f"first {args.limit} questions of each benchmark's evaluation split",
+        "thresholds": args.thresholds,
+        "seconds_per_benchmark": timings,
+        "total_seconds": round(sum(timings.values()), 1),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -244,3 +244,15 @@ def test_a_step_repeating_an_earlier_tool_call_has_probability_one():
     assert trace.steps[0].author == "local"
     assert trace.steps[1].author == "cloud" and trace.steps[1].p_error == 1.0
     assert trace.answer == "7"
+
+
+@pytest.mark.parametrize(
+    "argument,family,expected",
+    [("4 + 5", "math", ("9", "finish_calculated")), ("18", "math", ("18", "finish")),
+     ("$1,200", "math", ("$1,200", "finish")), ("2/3 * 6", "math", ("4", "finish_calculated")),
+     ("1990-1995", "qa", ("1990-1995", "finish")), ("yes", "math", ("yes", "finish"))],
+)
+def test_a_finish_with_arithmetic_is_computed_for_math(argument, family, expected):
+    from adaswitch.engine import final_answer
+
+    assert final_answer(argument, family) == expected

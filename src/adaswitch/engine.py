@@ -26,6 +26,7 @@ from adaswitch.parsing import extract_answer_from_text, parse_step, render_obser
 from adaswitch.policies import Policy
 from adaswitch.prompts import TaskPrompts, prompts_for, step_stops
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
+from adaswitch.tools.calculator import calculate
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
 
 _LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
@@ -159,7 +160,8 @@ class Collaboration:
             if on_step:
                 on_step(step)
             if _is_finish(step):
-                trace.answer, trace.answer_source, trace.answer_method = step.action.argument.strip(), "finish", "finish"
+                trace.answer, trace.answer_method = final_answer(step.action.argument, trace.family)
+                trace.answer_source = "finish"
                 return
         trace.status = "max_steps"
         # read the last step's thought, not its text: "Thought 3:" must not give the answer 3
@@ -324,6 +326,22 @@ class Collaboration:
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
         }
+
+
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?[$€£]?\s*\d[\d,]*(\.\d+)?\s*%?\s*$")
+
+
+def final_answer(argument: str, family: str) -> tuple[str, str]:
+    """The answer of a ``finish`` action, and how it was read.
+
+    For math, an argument that is an arithmetic expression (``finish[4 + 5]``, which small models
+    write) is computed exactly and marked ``finish_calculated``; anything else is kept as written.
+    """
+    answer = argument.strip()
+    if family != "math" or _PLAIN_NUMBER.match(answer) or not re.search(r"\d\s*[-+*/^×÷]\s*[\d(]", answer):
+        return answer, "finish"
+    result = calculate(answer)
+    return (result.text, "finish_calculated") if result.ok else (answer, "finish")
 
 
 def append_step(trajectory: str, step: StepRecord) -> str:

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from adaswitch.backends.base import Message
 
 MATH_INSTRUCTIONS = """\
-You solve math word problems step by step. Each step has one line "Thought N:" with a short piece
-of reasoning and one line "Action N:" with exactly one action:
+You solve math word problems step by step. Each step has one line "Thought N:" and one line
+"Action N:" with exactly one action:
 - calculate[expression]: computes an arithmetic expression exactly (+ - * / ** and parentheses);
 - finish[answer]: gives the final answer as a plain number.
-After each action you will read "Observation N:" with the result. Use calculate for every
-computation, and finish as soon as you know the answer."""
+After each action you will read "Observation N:" with the result.
+Rules: begin with a short plan; in each thought, say which quantity you compute next and why.
+Each calculation combines numbers; never calculate a number you already know. As soon as an
+observation is the quantity the question asks for, finish with it."""
 
 QA_INSTRUCTIONS = """\
 You answer questions by searching a small collection of paragraphs, step by step. Each step has one
@@ -30,24 +32,34 @@ need, one at a time, and finish as soon as you know the answer."""
 
 MATH_EXAMPLES = """\
 Question: A baker made 48 cupcakes. She sold 3/4 of them in the morning and 5 more in the afternoon. How many cupcakes are left?
-Thought 1: In the morning she sold 3/4 of the 48 cupcakes.
+Thought 1: The question asks for the cupcakes left. Plan: find the morning sales (3/4 of 48), then subtract the morning and afternoon sales from 48. First the morning sales.
 Action 1: calculate[48 * 3 / 4]
 Observation 1: 36
-Thought 2: She sold 36 in the morning and 5 in the afternoon, so I subtract both from 48.
+Thought 2: She sold 36 in the morning and 5 in the afternoon, so the cupcakes left are 48 - 36 - 5.
 Action 2: calculate[48 - 36 - 5]
 Observation 2: 7
-Thought 3: 7 cupcakes are left.
+Thought 3: The question asks how many cupcakes are left, and that is 7.
 Action 3: finish[7]
 
-Question: Tom buys 3 shirts at $12.50 each and pays with a $50 bill. How much change does he get?
-Thought 1: The shirts cost 3 times $12.50.
-Action 1: calculate[3 * 12.50]
-Observation 1: 37.5
-Thought 2: The change is $50 minus the cost.
-Action 2: calculate[50 - 37.5]
-Observation 2: 12.5
-Thought 3: His change is $12.50.
-Action 3: finish[12.5]"""
+Question: Tom buys 3 shirts at $12.50 each and a hat for $8. He pays with a $50 bill. How much change does he get?
+Thought 1: The question asks for his change. Plan: add up the cost of the shirts and the hat, then subtract it from $50. First the total cost.
+Action 1: calculate[3 * 12.50 + 8]
+Observation 1: 45.5
+Thought 2: His change is the $50 he paid minus the total cost of $45.50.
+Action 2: calculate[50 - 45.5]
+Observation 2: 4.5
+Thought 3: The question asks for his change, which is $4.50.
+Action 3: finish[4.5]
+
+Question: A class has 30 students. 40% of them walk to school and half of the rest take the bus. How many students take the bus?
+Thought 1: The question asks how many take the bus. Plan: find the students who do not walk (30 minus 40% of 30), then take half of them. First the students who do not walk.
+Action 1: calculate[30 - 30 * 40 / 100]
+Observation 1: 18
+Thought 2: Half of these 18 students take the bus.
+Action 2: calculate[18 / 2]
+Observation 2: 9
+Thought 3: The question asks how many students take the bus: 9.
+Action 3: finish[9]"""
 
 QA_EXAMPLES = """\
 Question: In which city was the director of the film Blue Harbor born?

@@ -114,20 +114,19 @@ class TaskPrompts:
 
     def verifier_messages(self, question: str, trajectory_with_step: str, index: int) -> list[Message]:
         """Ask the model whether the step it just wrote is right (a new user turn)."""
-        return [
-            Message(role="system", content=self.system()),
-            Message(role="user", content=f"Question: {question}"),
-            Message(role="assistant", content=trajectory_with_step.rstrip("\n")),
-            Message(role="user", content=VERIFIER_QUESTION.format(index=index)),
-        ]
+        return self._ask_about(question, trajectory_with_step, VERIFIER_QUESTION.format(index=index))
 
     def final_check_messages(self, question: str, trajectory: str, answer: str) -> list[Message]:
         """Ask the model whether its final answer is right (the query-level cascade's self-check)."""
+        return self._ask_about(question, trajectory, FINAL_CHECK_QUESTION.format(answer=answer))
+
+    def _ask_about(self, question: str, trajectory: str, ask: str) -> list[Message]:
+        """The trajectory as a finished assistant turn, then a yes/no question about it."""
         return [
             Message(role="system", content=self.system()),
             Message(role="user", content=f"Question: {question}"),
             Message(role="assistant", content=trajectory.rstrip("\n")),
-            Message(role="user", content=FINAL_CHECK_QUESTION.format(answer=answer)),
+            Message(role="user", content=ask),
         ]
 
 

@@ -124,10 +124,10 @@ class Backend(ABC):
                 top_logprobs=20,
             )
         )
-        top: dict[str, float] = {}
-        if completion.logprobs:
-            first = completion.logprobs[0]
-            top = dict(first.top) or {first.token: first.logprob}
+        if not completion.logprobs:
+            raise BackendError("unsupported", f"{self.name} returned no log-probabilities", retryable=False)
+        first = completion.logprobs[0]
+        top = dict(first.top) or {first.token: first.logprob}
         probs = candidate_mass(top, request.candidates)
         return ProbeResult(
             probs=probs,

@@ -28,10 +28,7 @@ from adaswitch.backends.base import (
     CompletionRequest,
     FinishReason,
     Message,
-    ProbeRequest,
-    ProbeResult,
     TokenLogprob,
-    candidate_mass,
 )
 
 PrefixMode = Literal["fold", "continue"]
@@ -87,30 +84,6 @@ class OpenAIBackend(Backend):
         data = self._post(kwargs)
         latency = time.perf_counter() - start
         return self._completion(request, messages, data, latency)
-
-    def probe(self, request: ProbeRequest) -> ProbeResult:
-        """The base-class read of the top-20 log-probs of one token; fails if none come back."""
-        completion = self.complete(
-            CompletionRequest(
-                messages=request.messages,
-                continue_final=request.continue_final,
-                max_tokens=1,
-                temperature=0.0,
-                logprobs=True,
-                top_logprobs=20,
-            )
-        )
-        if not completion.logprobs:
-            raise BackendError("unsupported", "endpoint returned no logprobs", retryable=False)
-        first = completion.logprobs[0]
-        top = dict(first.top) or {first.token: first.logprob}
-        return ProbeResult(
-            probs=candidate_mass(top, request.candidates),
-            prompt_tokens=completion.prompt_tokens,
-            recomputed_prompt_tokens=completion.recomputed_prompt_tokens,
-            latency_s=completion.latency_s,
-            exact=False,
-        )
 
     def close(self) -> None:
         self._client.close()

@@ -92,10 +92,3 @@ def _custom_patterns(items: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected LABEL=REGEX, got {item!r}", param_hint="--redact-pattern")
         patterns[label.strip()] = regex
     return patterns
-
-
-SOLVER_OPTION_NAMES = (
-    "local", "cloud", "mode", "threshold", "introspection", "switch_rate", "max_retries", "max_steps",
-    "on_cloud_error", "seed", "cloud_base_url", "cloud_api_key", "cloud_timeout", "cloud_attempts",
-    "cloud_prefix_mode", "local_base_url", "local_api_key", "redact", "redact_pattern", "n_ctx",
-)

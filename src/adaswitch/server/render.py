@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adaswitch.parsing import render_observation
+from adaswitch.engine import append_step
 from adaswitch.server.schemas import (
     AgentUsage,
     ChatCompletion,
@@ -75,10 +75,7 @@ def completion(trace: Trace, meta: Meta) -> ChatCompletion:
 
 def step_text(step: StepRecord) -> str:
     """The step as it reads in the trajectory, with its observation unless it is the finish."""
-    text = step.text + "\n"
-    if step.action is None or step.action.tool != "finish":
-        text += render_observation(step.index, step.observation) + "\n"
-    return text
+    return append_step("", step)
 
 
 def _chunk(meta: Meta, delta: Delta, extension: dict | None, finish: bool = False) -> ChatCompletionChunk:

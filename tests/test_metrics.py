@@ -134,6 +134,8 @@ def test_flops_money_and_shares():
     assert s.cloud.usd == pytest.approx((100 * 10 + 20 * 30) / 1e6)
     assert s.usd == pytest.approx(s.local.usd + s.cloud.usd)
     assert s.local.wall_s == pytest.approx(0.6) and s.cloud.wall_s == pytest.approx(2.0)
+    # model time sums the calls' own latencies (kept by cache hits), not the run's wall clock (1.0 here)
+    assert s.wall_time_s == pytest.approx(2.6)
     assert s.local.steps == 1 and s.cloud.steps == 1
 
 

@@ -211,7 +211,7 @@ def _cost(spent: Iterable[tuple[Trace, Usage | None]], costing: Costing) -> dict
     """Per-agent cost and the cloud's shares of the work in ``spent`` (a trace, plus extra local usage)."""
     usage: dict[Agent, Usage] = {"local": Usage(), "cloud": Usage()}
     steps: dict[Agent, int] = {"local": 0, "cloud": 0}
-    switched, wall = 0, 0.0
+    switched = 0
     for trace, extra in spent:
         for agent in ("local", "cloud"):
             usage[agent] = usage[agent] + trace.usage_of(agent)
@@ -221,7 +221,6 @@ def _cost(spent: Iterable[tuple[Trace, Usage | None]], costing: Costing) -> dict
             if not is_placeholder(step):
                 steps[step.author] += 1
                 switched += step.switched
-        wall += trace.wall_time_s
     agents = {agent: _agent_cost(agent, usage[agent], steps[agent], costing) for agent in ("local", "cloud")}
     local, cloud = agents["local"], agents["cloud"]
     flops_known = all(a.flops is not None for a in agents.values())
@@ -237,7 +236,9 @@ def _cost(spent: Iterable[tuple[Trace, Usage | None]], costing: Costing) -> dict
         "switched_steps": switched,
         "switch_rate": switched / total_steps if total_steps else None,
         "usd": sum(money) if None not in money else None,  # type: ignore[arg-type]
-        "wall_time_s": wall,
+        # model time, not the run's wall clock: a call served from the response cache counts
+        # with the latency it had when it was made, like its tokens
+        "wall_time_s": usage["local"].latency_s + usage["cloud"].latency_s,
     }
 
 

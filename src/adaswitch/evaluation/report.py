@@ -169,7 +169,7 @@ def _cells(r: RunSummary) -> list[str]:
 
 
 _HEADERS = ["method", "n", "accuracy % ± SE", "F1", "cloud share (tokens)", "cloud share (FLOPs)",
-            "cloud share (steps)", "switch rate", "AUROC (n)", "cloud on wrong step", "USD", "wall s"]
+            "cloud share (steps)", "switch rate", "AUROC (n)", "cloud on wrong step", "USD", "model time s"]
 _CURVE_HEADERS = ["family", "APGR", "cloud share for 50% of gap", "cloud share for 80% of gap"]
 
 

@@ -244,3 +244,11 @@ def test_packaged_prices_are_marked_illustrative(tmp_path):
     own = tmp_path / "p.json"
     own.write_text(json.dumps({"gpt-x": {"usd_per_million_input": 1, "usd_per_million_output": 4}}))
     assert price_of(load_prices(own), "openai:gpt-x").usd_per_million_output == 4
+
+
+def test_cascade_always_escalates_a_local_run_without_an_answer():
+    local, cloud = baseline_runs()
+    local[3] = local[3].model_copy(update={"prediction": None, "final_check_p": None, "final_check_usage": None})
+    (none_sent,) = cascade_points(local, cloud, [1.0])
+    # at threshold 1 nothing is rejected by the check, but d had no answer: it goes to the cloud
+    assert none_sent.cloud.calls == 1 and "1 of 4" in none_sent.note

@@ -381,9 +381,9 @@ def cascade_points(
 
     The local answer stands unless its ``final_check_p`` exceeds the threshold; then the whole
     question goes to the cloud (its answer from the cloud-only run). Cost: all the local work,
-    final checks included, plus the cloud run's work on the rejected questions. A record without a
-    ``final_check_p`` is never rejected. The AUROC column is the final check's, at question level,
-    against wrong local answers.
+    final checks included, plus the cloud run's work on the rejected questions. A local run that
+    ended without an answer has nothing to check and is always rejected. The AUROC column is the
+    final check's, at question level, against wrong local answers.
     """
     costing = costing or Costing()
     pairs = _pairs(local_records, cloud_records)
@@ -391,7 +391,8 @@ def cascade_points(
     check_auroc = auroc([p for p, _ in checked], [w for _, w in checked])
     out = []
     for t in thresholds:
-        rejected = [lr.final_check_p is not None and lr.final_check_p > t for lr, _ in pairs]
+        rejected = [lr.prediction is None or (lr.final_check_p is not None and lr.final_check_p > t)
+                    for lr, _ in pairs]
         outcomes = [cr if rej else lr for (lr, cr), rej in zip(pairs, rejected)]
         spent = [(lr.trace, lr.final_check_usage) for lr, _ in pairs]
         spent += [(cr.trace, None) for (_, cr), rej in zip(pairs, rejected) if rej]

@@ -253,6 +253,6 @@ def test_a_step_repeating_an_earlier_tool_call_has_probability_one():
      ("1990-1995", "qa", ("1990-1995", "finish")), ("yes", "math", ("yes", "finish"))],
 )
 def test_a_finish_with_arithmetic_is_computed_for_math(argument, family, expected):
-    from adaswitch.engine import final_answer
+    from adaswitch.trajectory import final_answer
 
     assert final_answer(argument, family) == expected

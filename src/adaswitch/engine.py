@@ -22,12 +22,12 @@ from adaswitch.backends.base import Completion, CompletionRequest
 from adaswitch.documents import Document
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
 from adaswitch.model import Model, ModelFailure
-from adaswitch.parsing import extract_answer_from_text, parse_step, render_observation, render_step
+from adaswitch.parsing import extract_answer_from_text, parse_step, render_step
 from adaswitch.policies import Policy
 from adaswitch.prompts import TaskPrompts, prompts_for, step_stops
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
-from adaswitch.tools.calculator import calculate
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
+from adaswitch.trajectory import append_step, final_answer, is_finish
 
 _LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
 
@@ -159,7 +159,7 @@ class Collaboration:
             run.trajectory = append_step(run.trajectory, step)
             if on_step:
                 on_step(step)
-            if _is_finish(step):
+            if is_finish(step):
                 trace.answer, trace.answer_method = final_answer(step.action.argument, trace.family)
                 trace.answer_source = "finish"
                 return
@@ -326,41 +326,6 @@ class Collaboration:
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
         }
-
-
-_PLAIN_NUMBER = re.compile(r"^\s*[-+]?[$€£]?\s*\d[\d,]*(\.\d+)?\s*%?\s*$")
-
-
-def final_answer(argument: str, family: str) -> tuple[str, str]:
-    """The answer of a ``finish`` action, and how it was read.
-
-    For math, an argument that is an arithmetic expression (``finish[4 + 5]``, which small models
-    write) is computed exactly and marked ``finish_calculated``; anything else is kept as written.
-    """
-    answer = argument.strip()
-    if family != "math" or _PLAIN_NUMBER.match(answer) or not re.search(r"\d\s*[-+*/^×÷]\s*[\d(]", answer):
-        return answer, "finish"
-    result = calculate(answer)
-    return (result.text, "finish_calculated") if result.ok else (answer, "finish")
-
-
-def append_step(trajectory: str, step: StepRecord) -> str:
-    """The trajectory text after ``step``: its thought and action, then the observation unless it finished."""
-    trajectory += step.text + "\n"
-    if not _is_finish(step):
-        trajectory += render_observation(step.index, step.observation) + "\n"
-    return trajectory
-
-
-def render_trajectory(steps: list[StepRecord]) -> str:
-    trajectory = ""
-    for step in steps:
-        trajectory = append_step(trajectory, step)
-    return trajectory
-
-
-def _is_finish(step: StepRecord) -> bool:
-    return step.action is not None and step.action.tool == "finish"
 
 
 def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
-from adaswitch.engine import render_trajectory
+from adaswitch.trajectory import render_trajectory
 from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 from adaswitch.model import ModelFailure
 from adaswitch.prompts import prompts_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adaswitch.engine import append_step
+from adaswitch.trajectory import append_step
 from adaswitch.server.schemas import (
     AgentUsage,
     ChatCompletion,

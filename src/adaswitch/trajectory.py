@@ -1,0 +1,43 @@
+"""The trajectory as text: how committed steps and observations are written, and the final answer."""
+
+from __future__ import annotations
+
+import re
+
+from adaswitch.parsing import render_observation
+from adaswitch.tools.calculator import calculate
+from adaswitch.trace import StepRecord
+
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?[$€£]?\s*\d[\d,]*(\.\d+)?\s*%?\s*$")
+
+
+def final_answer(argument: str, family: str) -> tuple[str, str]:
+    """The answer of a ``finish`` action, and how it was read.
+
+    For math, an argument that is an arithmetic expression (``finish[4 + 5]``, which small models
+    write) is computed exactly and marked ``finish_calculated``; anything else is kept as written.
+    """
+    answer = argument.strip()
+    if family != "math" or _PLAIN_NUMBER.match(answer) or not re.search(r"\d\s*[-+*/^×÷]\s*[\d(]", answer):
+        return answer, "finish"
+    result = calculate(answer)
+    return (result.text, "finish_calculated") if result.ok else (answer, "finish")
+
+
+def append_step(trajectory: str, step: StepRecord) -> str:
+    """The trajectory text after ``step``: its thought and action, then the observation unless it finished."""
+    trajectory += step.text + "\n"
+    if not is_finish(step):
+        trajectory += render_observation(step.index, step.observation) + "\n"
+    return trajectory
+
+
+def render_trajectory(steps: list[StepRecord]) -> str:
+    trajectory = ""
+    for step in steps:
+        trajectory = append_step(trajectory, step)
+    return trajectory
+
+
+def is_finish(step: StepRecord) -> bool:
+    return step.action is not None and step.action.tool == "finish"

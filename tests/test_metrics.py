@@ -252,3 +252,17 @@ def test_cascade_always_escalates_a_local_run_without_an_answer():
     (none_sent,) = cascade_points(local, cloud, [1.0])
     # at threshold 1 nothing is rejected by the check, but d had no answer: it goes to the cloud
     assert none_sent.cloud.calls == 1 and "1 of 4" in none_sent.note
+
+
+def test_signal_only_auroc_leaves_out_forced_steps():
+    calc = StepRecord(index=1, author="local", text="Thought 1: x\nAction 1: calculate[9 * 2]",
+                      action=Action(tool="calculate", argument="9 * 2"), observation="18", p_error=0.3)
+    broken = StepRecord(index=1, author="local", text="Thought 1: hmm", action=None, parse_error="no action found",
+                        tool_ok=False, observation="Invalid step", p_error=1.0)
+    right = record("a", [calc, finish(2, "local", "18", [], p=0.2)], True)
+    wrong = record("b", [broken, finish(2, "local", "5", [], p=0.25)], False, answer="5")
+    s = summarize_run(CONFIG, [right, wrong])
+    # all judged steps: wrong {1.0, 0.25} against right {0.3, 0.2} -> 3 of 4 pairs ordered
+    assert s.auroc == 0.75 and s.auroc_n == 4
+    # the signal alone: wrong {0.25} against right {0.3, 0.2} -> 1 of 2
+    assert s.auroc_signal == 0.5 and s.auroc_signal_n == 3

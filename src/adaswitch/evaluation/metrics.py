@@ -141,6 +141,11 @@ class RunSummary(BaseModel):
     auroc_n: int = 0
     """Labelled local proposals behind the AUROC (questions, for the cascade)."""
     auroc_wrong: int = 0
+    auroc_signal: float | None = None
+    """AUROC over the steps whose probability came from the signal itself: steps forced to p = 1
+    (unreadable action, failing tool, repeated call) are left out, since the rules label those wrong
+    too and they would flatter any signal."""
+    auroc_signal_n: int = 0
     cloud_replaced_judged: int = 0
     """Cloud steps that replaced a local proposal the rules could judge."""
     cloud_replaced_wrong: int = 0
@@ -284,10 +289,13 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
                 verdict = step.replaced[0].label
                 judged += verdict != "unknown"
                 bad += verdict == "wrong"
+    signal = [(p, v == "wrong") for p, v in pairs if p < 1.0]
     return {
         "auroc": auroc([p for p, _ in pairs], wrong),
         "auroc_n": len(pairs),
         "auroc_wrong": sum(wrong),
+        "auroc_signal": auroc([p for p, _ in signal], [w for _, w in signal]),
+        "auroc_signal_n": len(signal),
         "cloud_replaced_judged": judged,
         "cloud_replaced_wrong": bad,
         "cloud_on_wrong_share": bad / judged if judged else None,

@@ -45,20 +45,22 @@ def test_a_down_cloud_with_fallback_off_is_a_clear_503(fault_server):
     assert getattr(error.value, "status_code", None) == 503
 
 
+async def statuses(base_url: str, model: str, n: int, timeout: float = 60) -> list[int]:
+    """HTTP status codes of ``n`` concurrent chat requests from one async official client."""
+    client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=timeout)
+
+    async def one() -> int:
+        raw = await client.chat.completions.with_raw_response.create(model=model, messages=USER)
+        return raw.http_response.status_code
+
+    codes = await asyncio.gather(*(one() for _ in range(n)))
+    await client.close()
+    return list(codes)
+
+
 def test_many_concurrent_async_clients_get_no_server_error():
-    async def burst(base_url: str) -> list[int]:
-        client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=60)
-
-        async def one() -> int:
-            raw = await client.chat.completions.with_raw_response.create(model="adaswitch", messages=USER)
-            return raw.http_response.status_code
-
-        codes = await asyncio.gather(*(one() for _ in range(128)))
-        await client.close()
-        return list(codes)
-
     with running(max_concurrency=8, max_queue=256) as srv:
-        codes = asyncio.run(burst(srv.base_url))
+        codes = asyncio.run(statuses(srv.base_url, "adaswitch", 128))
     assert codes == [200] * 128
 
 
@@ -67,17 +69,5 @@ def test_real_in_process_models_queue_requests_instead_of_failing():
     pytest.importorskip("llama_cpp")
     settings = SolverSettings(local="smollm2-135m", cloud=None, mode="local", max_steps=2, max_step_tokens=24)
     settings.local_endpoint.n_ctx = 2048
-
-    async def burst(base_url: str) -> list[int]:
-        client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=300)
-
-        async def one() -> int:
-            raw = await client.chat.completions.with_raw_response.create(model="adaswitch-local", messages=USER)
-            return raw.http_response.status_code
-
-        codes = await asyncio.gather(*(one() for _ in range(3)))
-        await client.close()
-        return list(codes)
-
     with running(Solver(settings), max_concurrency=1, max_queue=4) as srv:
-        assert asyncio.run(burst(srv.base_url)) == [200, 200, 200]
+        assert asyncio.run(statuses(srv.base_url, "adaswitch-local", 3, timeout=300)) == [200, 200, 200]

@@ -28,14 +28,9 @@ def eval_command(benchmark: str, run_dir: Path, split: str, limit: int | None, o
     samples = select_samples(bench, split, limit, offset, parse_ids(ids))
     settings = settings_from_options(options)
     method = Method(settings.mode, settings.threshold, settings.switch_rate)
-    cache = open_cache(cache_path)
-    try:
-        with Solver(settings, cache=cache) as solver:
-            outcome = run_method(run_dir, bench, samples, method, solver, split, effective_workers(solver, workers),
-                                 TqdmProgress if progress else None)
-    finally:
-        if cache is not None:
-            cache.close()
+    with open_cache(cache_path) as cache, Solver(settings, cache=cache) as solver:
+        outcome = run_method(run_dir, bench, samples, method, solver, split, effective_workers(solver, workers),
+                             TqdmProgress if progress else None)
     click.echo(f"{run_dir}: {outcome.done_before} already done, {outcome.ran} run now, {len(outcome.failed)} failed")
     for sample_id, error in outcome.failed:
         click.echo(f"  failed {sample_id}: {error}", err=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from adaswitch.evaluation.runner import Progress
+
+if TYPE_CHECKING:
+    from adaswitch.evaluation.cache import ResponseCache
 
 _CACHE_DEFAULT = "~/.cache/adaswitch/responses.sqlite"
 
@@ -43,12 +48,19 @@ class TqdmProgress(Progress):
         self._bar.close()
 
 
-def open_cache(cache_path: str):  # noqa: ANN201
+@contextmanager
+def open_cache(cache_path: str) -> Iterator["ResponseCache | None"]:
+    """The response cache at ``cache_path`` ('off' for none), closed when the block ends."""
     if cache_path.lower() in ("off", "none", ""):
-        return None
+        yield None
+        return
     from adaswitch.evaluation.cache import ResponseCache
 
-    return ResponseCache(Path(cache_path).expanduser())
+    cache = ResponseCache(Path(cache_path).expanduser())
+    try:
+        yield cache
+    finally:
+        cache.close()
 
 
 def parse_ids(ids: str | None) -> list[str] | None:

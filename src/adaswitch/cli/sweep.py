@@ -39,15 +39,10 @@ def sweep(benchmark: str, out_dir: Path, thresholds: str, methods: str, reflecti
     samples = select_samples(bench, split, limit, offset, parse_ids(ids))
     options["mode"] = "adaswitch"  # load both models; each run sets its own mode
     settings = settings_from_options(options)
-    cache = open_cache(cache_path)
-    try:
-        with Solver(settings, cache=cache) as solver:
-            outcomes = run_sweep(out_dir, bench, samples, solver, taus, [m.strip() for m in methods.split(",")],
-                                 reflection_threshold, split, effective_workers(solver, workers),
-                                 TqdmProgress if progress else None)
-    finally:
-        if cache is not None:
-            cache.close()
+    with open_cache(cache_path) as cache, Solver(settings, cache=cache) as solver:
+        outcomes = run_sweep(out_dir, bench, samples, solver, taus, [m.strip() for m in methods.split(",")],
+                             reflection_threshold, split, effective_workers(solver, workers),
+                             TqdmProgress if progress else None)
     failed = [f for o in outcomes for f in o.failed]
     for o in outcomes:
         click.echo(f"{o.run_dir}: {o.done_before} done before, {o.ran} run now, {len(o.failed)} failed")

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adaswitch.benchmarks import Benchmark, Sample
-from adaswitch.evaluation.records import RECORDS_FILE, EvalRecord
+from adaswitch.evaluation.records import RECORDS_FILE
+from adaswitch.evaluation.rundir import read_records
 from adaswitch.evaluation.runner import Method, ProgressFactory, RunOutcome, run_method
 from adaswitch.solver import Solver
 
@@ -20,14 +21,9 @@ ALL_METHODS = ("local", "cloud", "adaswitch", "self-reflection", "random")
 
 def cloud_step_share(run_dir: Path) -> float:
     """Share of committed steps the cloud wrote in a finished run."""
-    steps = cloud = 0
-    with (run_dir / RECORDS_FILE).open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                trace = EvalRecord.model_validate_json(line).trace
-                steps += len(trace.steps)
-                cloud += trace.cloud_steps
-    return cloud / steps if steps else 0.0
+    traces = [record.trace for record in read_records(run_dir / RECORDS_FILE)]
+    steps = sum(len(trace.steps) for trace in traces)
+    return sum(trace.cloud_steps for trace in traces) / steps if steps else 0.0
 
 
 def run_sweep(

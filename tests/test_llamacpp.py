@@ -15,7 +15,8 @@ from adaswitch.backends.base import (
     candidate_mass,
     candidate_spellings,
 )
-from adaswitch.backends.llamacpp import ChatTemplate, _Output
+from adaswitch.backends.llamacpp import _Output
+from adaswitch.chat_template import ChatTemplate
 from adaswitch.embedded import EmbeddedModelError, resolve_model
 
 SYSTEM = Message(role="system", content="You solve problems step by step.")

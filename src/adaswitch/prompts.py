@@ -93,6 +93,12 @@ FINAL_CHECK_QUESTION = (
 )
 
 
+JUDGMENT_PREFIX = "\nCheck:"
+"""After each step, a reflectively trained local agent writes its judgment of the step."""
+JUDGMENT_RIGHT = " right"
+JUDGMENT_WRONG = " wrong"
+
+
 @dataclass(frozen=True)
 class TaskPrompts:
     """The fixed prompt parts of a task family."""
@@ -110,6 +116,19 @@ class TaskPrompts:
             Message(role="system", content=self.system()),
             Message(role="user", content=f"Question: {question}"),
             Message(role="assistant", content=f"{trajectory}Thought {next_index}:"),
+        ]
+
+    def judgment_messages(self, question: str, trajectory: str, step_text: str) -> list[Message]:
+        """The conversation right after a step, where a reflectively trained model writes its judgment.
+
+        ``step_text`` is the rendered step (``Thought k: ...`` and ``Action k: ...`` lines); the next
+        token after :data:`JUDGMENT_PREFIX` is the judgment (:data:`JUDGMENT_RIGHT` or
+        :data:`JUDGMENT_WRONG`).
+        """
+        return [
+            Message(role="system", content=self.system()),
+            Message(role="user", content=f"Question: {question}"),
+            Message(role="assistant", content=f"{trajectory}{step_text.rstrip()}{JUDGMENT_PREFIX}"),
         ]
 
     def verifier_messages(self, question: str, trajectory_with_step: str, index: int) -> list[Message]:
@@ -144,5 +163,6 @@ def prompts_for(family: str) -> TaskPrompts:
 
 
 def step_stops(next_index: int) -> list[str]:
-    """Where generation of one step must stop: before the tool's observation or the next step."""
-    return ["\nObservation", "Observation:", f"Observation {next_index}", "\nThought", "\nQuestion:"]
+    """Where generation of one step must stop: before the tool's observation, the next step, or a
+    reflectively trained model's judgment of the step."""
+    return ["\nObservation", "Observation:", f"Observation {next_index}", "\nThought", "\nQuestion:", JUDGMENT_PREFIX]

@@ -1,0 +1,107 @@
+"""Supervised records and labelled steps: the files the learning stages hand to each other.
+
+A supervised record is a prompt conversation and the text trained after it. The prompt is rendered
+by the same code as at inference (:meth:`TaskPrompts.step_messages`, :meth:`TaskPrompts.judgment_messages`
+and the model's chat template), so what is masked out of the loss is exactly what the model reads
+and never writes: instructions, question, earlier steps, observations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from adaswitch.backends.base import Message
+
+RecordKind = Literal["step", "judged_step", "judgment", "correction"]
+
+
+@dataclass(frozen=True)
+class SFTRecord:
+    """One training example: the conversation ``messages`` (its final message is the partial
+    assistant turn, continued as at inference) and ``completion``, the only text in the loss."""
+
+    messages: list[Message]
+    completion: str
+    kind: RecordKind
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            "completion": self.completion,
+            "kind": self.kind,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SFTRecord:
+        return cls(
+            messages=[Message(role=m["role"], content=m["content"]) for m in data["messages"]],
+            completion=data["completion"],
+            kind=data["kind"],
+            source=dict(data.get("source") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class LabelledStep:
+    """A step the local agent wrote during the examination, with the rules' verdict."""
+
+    sample_id: str
+    benchmark: str
+    family: str
+    question: str
+    trajectory: str
+    """The rendered trajectory before the step."""
+    index: int
+    """The step number (``Thought {index}``)."""
+    step_text: str
+    """The rendered step: its ``Thought`` and ``Action`` lines."""
+    wrong: bool
+    rule: str
+    """The rule that decided the verdict."""
+    correction: str | None = None
+    """The cloud agent's rendered step from the same prefix, when the step was wrong."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabelledStep:
+        return cls(**data)
+
+
+def write_jsonl(path: Path, rows: Iterable[SFTRecord | LabelledStep]) -> int:
+    """Write rows to ``path`` (replacing it atomically); return how many were written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+def read_records(path: Path) -> list[SFTRecord]:
+    return [SFTRecord.from_json(row) for row in _rows(path)]
+
+
+def read_labelled_steps(path: Path) -> list[LabelledStep]:
+    return [LabelledStep.from_json(row) for row in _rows(path)]
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    with Path(path).open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not a JSON line ({err.msg})") from None

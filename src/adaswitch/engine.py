@@ -84,6 +84,8 @@ class _Run:
     rng: random.Random
     trajectory: str = ""
     steps: list[StepRecord] = field(default_factory=list)
+    hint: str | None = None
+    """Shown to the cloud agent only, after the question (annotation of training questions)."""
 
 
 class QuestionFailed(Exception):
@@ -123,7 +125,18 @@ class Collaboration:
         knowledge: list[Document] | None = None,
         question_id: str = "",
         on_step: StepCallback | None = None,
+        *,
+        prefix: list[StepRecord] | None = None,
+        max_new_steps: int | None = None,
+        cloud_hint: str | None = None,
     ) -> Trace:
+        """Solve ``question``; the trace records every step, call and fault.
+
+        ``prefix`` continues a trajectory from committed steps (the learning stage's examination
+        resumes after a corrected step); ``max_new_steps`` stops after that many new steps (the trace
+        then reads ``max_steps`` unless it finished); ``cloud_hint`` is added after the question in
+        the cloud agent's prompts only (annotation with the gold answer during self-practice).
+        """
         started = time.perf_counter()
         trace = Trace(
             id=question_id or hashlib.sha1(question.encode("utf-8")).hexdigest()[:12],
@@ -139,9 +152,13 @@ class Collaboration:
         )
         toolbox = qa_toolbox_or_error(knowledge) if family == "qa" else math_toolbox()
         run = _Run(question, prompts_for(family), toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
+        run.hint = cloud_hint
+        for step in prefix or []:
+            run.steps.append(step.model_copy(deep=True))
+            run.trajectory = append_step(run.trajectory, step)
         trace.steps = run.steps
         try:
-            self._loop(run, trace, on_step)
+            self._loop(run, trace, on_step, max_new_steps)
         except QuestionFailed as failure:
             trace.status = "error"
             trace.error = str(failure)
@@ -152,8 +169,12 @@ class Collaboration:
         trace.wall_time_s = time.perf_counter() - started
         return trace
 
-    def _loop(self, run: _Run, trace: Trace, on_step: StepCallback | None) -> None:
-        for index in range(1, self.settings.max_steps + 1):
+    def _loop(self, run: _Run, trace: Trace, on_step: StepCallback | None, max_new_steps: int | None) -> None:
+        if run.steps and is_finish(run.steps[-1]):
+            raise ValueError("the prefix already ends with a finish step")
+        first = len(run.steps) + 1
+        last = self.settings.max_steps if max_new_steps is None else min(self.settings.max_steps, first + max_new_steps - 1)
+        for index in range(first, last + 1):
             step = self._step(run, index)
             run.steps.append(step)
             run.trajectory = append_step(run.trajectory, step)
@@ -243,8 +264,11 @@ class Collaboration:
         purpose: Literal["step", "retry"] = "step",
     ) -> Candidate:
         want_logprobs = model.role == "local" and bool(self.introspector and self.introspector.needs_logprobs)
+        question = run.question
+        if run.hint and model.role == "cloud":
+            question = f"{run.question}\n\n{run.hint}"
         request = CompletionRequest(
-            messages=run.prompts.step_messages(run.question, run.trajectory, index),
+            messages=run.prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
             max_tokens=self.settings.max_step_tokens,
             temperature=temperature,
@@ -259,11 +283,8 @@ class Collaboration:
                 raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
             raise
         completion = reply.completion
-        body = _LEADING_LABEL.sub("", completion.text, count=1)
-        raw = f"Thought {index}:{body}"
-        parsed = parse_step(raw, run.prompts.family)
+        raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
-        text = render_step(index, parsed.thought, parsed.action) if parsed.action else raw.rstrip()
         call = CallRecord(
             agent=model.role,
             purpose=purpose,
@@ -326,6 +347,16 @@ class Collaboration:
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
         }
+
+
+def read_step(written: str, index: int, family: str) -> tuple[str, ParsedStep, str]:
+    """What a model wrote after ``Thought {index}:``, read as a step: the raw text, its parse, and
+    the rendered step as it enters the trajectory."""
+    body = _LEADING_LABEL.sub("", written, count=1)
+    raw = f"Thought {index}:{body}"
+    parsed = parse_step(raw, family)
+    text = render_step(index, parsed.thought, parsed.action) if parsed.action else raw.rstrip()
+    return raw, parsed, text
 
 
 def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:

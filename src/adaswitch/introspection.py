@@ -3,19 +3,29 @@
 All signals share one interface, :class:`Introspector`. A step whose action could not be parsed,
 whose tool call failed, or that repeats an earlier tool call exactly gets probability 1 before any
 signal is asked (see :func:`forced_error`).
-Learned signals (a trained judgment, a probe) plug into the same interface.
+
+Training-free: ``verifier`` (ask the model) and ``confidence`` (token log-probabilities). Learned:
+``trained`` (a reflectively trained model's own ``Check: right|wrong`` judgment) and ``probe``
+(a logistic regression on the model's hidden state after the step, see
+:mod:`adaswitch.learning.probe`).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from adaswitch.actions import Action, ParsedStep, ToolResult
 from adaswitch.backends.base import Completion, ProbeRequest
-from adaswitch.model import Model, ProbeReply
-from adaswitch.prompts import TaskPrompts
+from adaswitch.model import HiddenStateReply, Model, ProbeReply
+from adaswitch.prompts import JUDGMENT_RIGHT, JUDGMENT_WRONG, TaskPrompts
+
+if TYPE_CHECKING:
+    from adaswitch.learning.probe import ProbeModel
 
 
 @dataclass
@@ -38,7 +48,8 @@ class StepView:
 @dataclass
 class Judgment:
     p_error: float
-    probe: ProbeReply | None = None
+    probe: ProbeReply | HiddenStateReply | None = None
+    """The local model call the signal made (recorded in the trace as a ``judge`` call)."""
     features: dict[str, float] = field(default_factory=dict)
 
 
@@ -48,6 +59,10 @@ class Introspector(Protocol):
 
     def judge(self, view: StepView, local: Model) -> Judgment:
         """Probability that the step in ``view`` is wrong, in [0, 1]."""
+        ...
+
+    def prepare(self, local: Model) -> None:
+        """Check that the signal can be used with this local model (raise ValueError if not)."""
         ...
 
 
@@ -77,6 +92,9 @@ class VerifierIntrospector:
     name = "verifier"
     needs_logprobs = False
 
+    def prepare(self, local: Model) -> None:
+        pass
+
     def judge(self, view: StepView, local: Model) -> Judgment:
         messages = view.prompts.verifier_messages(view.question, trajectory_with_step(view), view.index)
         reply = local.probe(ProbeRequest(messages=messages, candidates=["Yes", "No"]))
@@ -99,10 +117,94 @@ class ConfidenceIntrospector:
     name: str = "confidence"
     needs_logprobs: bool = True
 
+    def prepare(self, local: Model) -> None:
+        pass
+
     def judge(self, view: StepView, local: Model) -> Judgment:
         features = confidence_features(view.completion)
         z = self.bias + self.w_mean * features["mean_logprob"] + self.w_min * features["min_logprob"]
         return Judgment(p_error=_sigmoid(z), features=features)
+
+
+class TrainedJudgmentIntrospector:
+    """A reflectively trained local model judges its own step: after the step it writes
+    ``Check: right`` or ``Check: wrong``; p = P(wrong) / (P(right) + P(wrong)) of the next token.
+
+    The judgment prompt extends the step prompt with the step just written, so an in-process model
+    recomputes only the few tokens after its KV cache.
+    """
+
+    name = "trained"
+    needs_logprobs = False
+
+    def prepare(self, local: Model) -> None:
+        pass
+
+    def judge(self, view: StepView, local: Model) -> Judgment:
+        messages = view.prompts.judgment_messages(view.question, view.trajectory, view.step_text)
+        request = ProbeRequest(messages=messages, continue_final=True, candidates=[JUDGMENT_RIGHT, JUDGMENT_WRONG])
+        reply = local.probe(request)
+        right = reply.result.probs.get(JUDGMENT_RIGHT, 0.0)
+        wrong = reply.result.probs.get(JUDGMENT_WRONG, 0.0)
+        p = wrong / (right + wrong) if right + wrong > 0 else 0.5
+        return Judgment(p_error=p, probe=reply, features={"p_right": right, "p_wrong": wrong})
+
+
+class ProbeIntrospector:
+    """A logistic-regression probe on the local model's hidden state right after the step (where a
+    trained model would write its judgment), optionally with the step's confidence features."""
+
+    name = "probe"
+
+    def __init__(self, probe: ProbeModel, source: str | Path | None = None):
+        self.probe = probe
+        self.source = str(source) if source is not None else None
+        self.needs_logprobs = probe.uses_confidence
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ProbeIntrospector:
+        from adaswitch.learning.probe import ProbeModel
+
+        return cls(ProbeModel.load(path), path)
+
+    def prepare(self, local: Model) -> None:
+        """Refuse a local model other than the one the probe was fitted for: a different file
+        (SHA-256) or hidden size is an error; only a different name (no file to compare) warns."""
+        from adaswitch.learning.probe import model_identity
+
+        fitted = self.probe.model
+        where = f"the probe {self.source}" if self.source else "the probe"
+        if local.backend.hidden_size is None:
+            raise ValueError(f"{where} reads hidden states, which the local model {local.name} cannot give")
+        if local.backend.hidden_size != self.probe.hidden_size:
+            raise ValueError(
+                f"{where} reads {self.probe.hidden_size}-dimensional hidden states; the local model "
+                f"{local.name} has {local.backend.hidden_size}"
+            )
+        if fitted is None:
+            warnings.warn(f"{where} does not say which model it was fitted for", stacklevel=2)
+            return
+        current = model_identity(local, digest=fitted.sha256 is not None)
+        if fitted.sha256 and current.sha256 and fitted.sha256 != current.sha256:
+            raise ValueError(
+                f"{where} was fitted for {fitted.name} (sha256 {fitted.sha256[:12]}...); the local model is "
+                f"{current.name} (sha256 {current.sha256[:12]}...): fit a probe for this model"
+            )
+        if not (fitted.sha256 and current.sha256) and fitted.name != current.name:
+            warnings.warn(f"{where} was fitted for {fitted.name}; the local model is {current.name}", stacklevel=2)
+
+    def judge(self, view: StepView, local: Model) -> Judgment:
+        from adaswitch.learning.probe import step_features
+
+        completion = view.completion if self.probe.uses_confidence else None
+        x, reply = step_features(
+            local, view.prompts, view.question, view.trajectory, view.step_text, completion, self.probe.kinds
+        )
+        z = float(self.probe.decision(x))
+        features = {"logit": z}
+        if completion is not None:
+            features.update(confidence_features(completion))
+        return Judgment(p_error=_sigmoid(z), probe=reply, features=features)
 
 
 def confidence_features(completion: Completion) -> dict[str, float]:
@@ -134,12 +236,25 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
-INTROSPECTORS = {"verifier": VerifierIntrospector, "confidence": ConfidenceIntrospector}
+def _probe_from(probe_path: str | Path | None) -> Introspector:
+    if not probe_path:
+        raise ValueError("introspection 'probe' needs a probe file (--probe PATH, fitted on labelled steps)")
+    return ProbeIntrospector.from_file(probe_path)
 
 
-def make_introspector(name: str) -> Introspector:
-    """Build a signal by name. Learned signals (``trained``, ``probe``) register here later."""
+INTROSPECTORS: dict[str, Callable[[str | Path | None], Introspector]] = {
+    "verifier": lambda _: VerifierIntrospector(),
+    "confidence": lambda _: ConfidenceIntrospector(),
+    "trained": lambda _: TrainedJudgmentIntrospector(),
+    "probe": _probe_from,
+}
+"""Signal name -> factory taking the probe path (only ``probe`` uses it)."""
+
+
+def make_introspector(name: str, *, probe_path: str | Path | None = None) -> Introspector:
+    """Build a signal by name; ``probe`` loads its probe from ``probe_path``."""
     try:
-        return INTROSPECTORS[name]()
+        factory = INTROSPECTORS[name]
     except KeyError:
         raise ValueError(f"unknown introspection {name!r}; expected one of {', '.join(INTROSPECTORS)}") from None
+    return factory(probe_path)

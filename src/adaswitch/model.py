@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
-from adaswitch.backends.base import Backend, BackendError, Completion, CompletionRequest, ProbeRequest, ProbeResult
+from adaswitch.backends.base import (
+    Backend,
+    BackendError,
+    Completion,
+    CompletionRequest,
+    HiddenState,
+    HiddenStateRequest,
+    ProbeRequest,
+    ProbeResult,
+)
 from adaswitch.trace import Agent, FaultRecord
 
 if TYPE_CHECKING:
@@ -47,6 +56,16 @@ class Reply:
 @dataclass
 class ProbeReply:
     result: ProbeResult
+    attempts: int
+    faults: list[FaultRecord] = field(default_factory=list)
+    bytes_sent: int = 0
+    cached: bool = False
+    redactions: int = 0
+
+
+@dataclass
+class HiddenStateReply:
+    result: HiddenState
     attempts: int
     faults: list[FaultRecord] = field(default_factory=list)
     bytes_sent: int = 0
@@ -112,6 +131,13 @@ class Model:
             self.cache.put(key, result.model_dump_json())  # type: ignore[union-attr]
         return ProbeReply(result, attempts, faults, sent, redactions=redactions)
 
+    def hidden_state(self, request: HiddenStateRequest) -> HiddenStateReply:
+        """The final hidden state at the prompt's last token (never cached: it is a large vector)."""
+        request, redactions = self._redact(request)
+        sent = _bytes_sent(request.messages)
+        result, attempts, faults = self._with_retries(lambda: self.backend.hidden_state(request))
+        return HiddenStateReply(result, attempts, faults, sent, redactions=redactions)
+
     def _redact(self, request):  # noqa: ANN001, ANN202 - same request type in and out
         if self.redactor is None:
             return request, 0
@@ -123,7 +149,7 @@ class Model:
             return None
         return self.cache.key(f"{self.name}/{self.parameters}", kind, request)
 
-    def _with_retries(self, call):  # noqa: ANN001, ANN202 - generic over the two call kinds
+    def _with_retries(self, call):  # noqa: ANN001, ANN202 - generic over the call kinds
         faults: list[FaultRecord] = []
         for attempt in range(1, self.retry.max_attempts + 1):
             try:

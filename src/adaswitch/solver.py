@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from adaswitch.backends import EndpointOptions, make_backend
 from adaswitch.backends.base import Backend
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings, StepCallback
-from adaswitch.introspection import Introspector, make_introspector
+from adaswitch.introspection import INTROSPECTORS, Introspector, make_introspector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
 from adaswitch.trace import Trace
@@ -54,6 +54,8 @@ class SolverSettings(BaseModel):
     mode: str = "adaswitch"
     threshold: float = 0.5
     introspection: str = "verifier"
+    probe_path: str | None = None
+    """The probe file of ``introspection="probe"`` (see :mod:`adaswitch.learning.probe`)."""
     switch_rate: float = 0.2
     max_retries: int = 2
     max_steps: int = 10
@@ -66,6 +68,14 @@ class SolverSettings(BaseModel):
     """Custom patterns to remove from what is sent to the cloud: {label: regular expression}."""
     local_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     cloud_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+
+    @model_validator(mode="after")
+    def _known_introspection(self) -> "SolverSettings":
+        if self.introspection not in INTROSPECTORS:
+            raise ValueError(f"unknown introspection {self.introspection!r}; expected one of {', '.join(INTROSPECTORS)}")
+        if self.introspection == "probe" and not self.probe_path:
+            raise ValueError("introspection 'probe' needs a probe file: set probe_path (--probe PATH)")
+        return self
 
     def cloud_is_local_stand_in(self) -> bool:
         """True when the 'cloud' model actually runs in this process (an embedded or GGUF model)."""
@@ -85,19 +95,21 @@ class Solver:
         self.settings = settings
         make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
         redactor = _redactor(settings)
+        # built before any model loads, so a bad probe file fails fast; checked against the model below
+        self.introspector: Introspector = make_introspector(settings.introspection, probe_path=settings.probe_path)
         local_backend = local or make_backend(settings.local, settings.local_endpoint.options())
         local_retry = RetryPolicy(max_attempts=settings.local_endpoint.max_attempts)
         self.local = Model(local_backend, "local", local_retry, cache=cache)
         self.cloud: Model | None = None
-        if cloud is not None or settings.cloud:
-            try:
+        try:
+            self.introspector.prepare(self.local)
+            if cloud is not None or settings.cloud:
                 cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options())  # type: ignore[arg-type]
-            except BaseException:
-                self.local.close()
-                raise
-            cloud_retry = RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts)
-            self.cloud = Model(cloud_backend, "cloud", cloud_retry, cache=cache, redactor=redactor)
-        self._introspectors: dict[str, Introspector] = {}
+                cloud_retry = RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts)
+                self.cloud = Model(cloud_backend, "cloud", cloud_retry, cache=cache, redactor=redactor)
+        except BaseException:
+            self.local.close()
+            raise
 
     @property
     def in_process(self) -> bool:
@@ -118,7 +130,7 @@ class Solver:
         engine = EngineSettings(
             max_steps=s.max_steps, max_step_tokens=s.max_step_tokens, on_cloud_error=s.on_cloud_error, seed=s.seed
         )
-        introspector = self._introspector() if policy.needs_probability else None
+        introspector = self.introspector if policy.needs_probability else None
         return Collaboration(self.local, self.cloud, policy, introspector, engine)
 
     def solve(
@@ -134,12 +146,6 @@ class Solver:
     ) -> Trace:
         collaboration = self.collaboration(mode, threshold, switch_rate)
         return collaboration.solve(question, family, knowledge, question_id, on_step)
-
-    def _introspector(self) -> Introspector:
-        name = self.settings.introspection
-        if name not in self._introspectors:
-            self._introspectors[name] = make_introspector(name)
-        return self._introspectors[name]
 
     def close(self) -> None:
         self.local.close()

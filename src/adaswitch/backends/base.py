@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Role = Literal["system", "user", "assistant"]
 
@@ -85,6 +90,23 @@ class ProbeResult(BaseModel):
     """False when the backend only saw a top-k list and unseen candidates got a floor value."""
 
 
+class HiddenStateRequest(BaseModel):
+    """Read the model's final hidden state (after the output norm) at the last token of a prompt,
+    rendered as for :class:`ProbeRequest`."""
+
+    messages: list[Message]
+    continue_final: bool = False
+
+
+@dataclass(frozen=True)
+class HiddenState:
+    vector: np.ndarray
+    """float32, shape ``(hidden_size,)``."""
+    prompt_tokens: int = 0
+    recomputed_prompt_tokens: int = 0
+    latency_s: float = 0.0
+
+
 class BackendError(Exception):
     """A call to a model failed. ``kind`` says how; ``retryable`` whether trying again may help."""
 
@@ -97,13 +119,18 @@ class BackendError(Exception):
 
 
 class Backend(ABC):
-    """One model. Subclasses implement :meth:`complete`; :meth:`probe` has a generic default."""
+    """One model. Subclasses implement :meth:`complete`; :meth:`probe` has a generic default;
+    :meth:`hidden_state` is optional (the default refuses with kind ``unsupported``)."""
 
     name: str = "backend"
     parameters: int | None = None
     """Number of model parameters when known (for FLOP estimates)."""
     in_process: bool = False
     """True when the model computes in this process: callers then run one request at a time."""
+    model_file: Path | None = None
+    """The weights file, when the backend runs one (identifies the exact model)."""
+    hidden_size: int | None = None
+    """Length of the vectors :meth:`hidden_state` returns, when the backend can read them."""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion:
@@ -135,6 +162,16 @@ class Backend(ABC):
             recomputed_prompt_tokens=completion.recomputed_prompt_tokens,
             latency_s=completion.latency_s,
             exact=False,
+        )
+
+    def hidden_state(self, request: HiddenStateRequest) -> HiddenState:
+        """The final hidden state at the prompt's last token. Only backends that run the model
+        themselves can read it; the default refuses."""
+        raise BackendError(
+            "unsupported",
+            f"{self.name} cannot read hidden states (only in-process llama.cpp models and the fake can); "
+            "use another introspection signal",
+            retryable=False,
         )
 
     def close(self) -> None:

@@ -2,13 +2,16 @@
 
 Replies come from rules (a regular expression searched in the last message; first match wins,
 optionally a limited number of times), then from a queue consumed in order, then from a default.
-Probes (yes/no judgments) work the same way. A list of faults can be injected, one per call, to
+Probes (yes/no judgments) work the same way. Hidden states are a fixed-length vector derived from the
+prompt text, plus the ``hidden`` offset of the first matching hidden-state rule (so a test can give
+some steps a separable signal). A list of faults can be injected, one per call, to
 exercise retries and fallbacks. Tokens are counted as whitespace-separated words, and KV-cache
 reuse is simulated against the previous prompt, so the accounting of the engine can be tested.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -21,6 +24,8 @@ from adaswitch.backends.base import (
     BackendError,
     Completion,
     CompletionRequest,
+    HiddenState,
+    HiddenStateRequest,
     Message,
     ProbeRequest,
     ProbeResult,
@@ -33,7 +38,9 @@ class FakeReply(BaseModel):
     """Regular expression searched in the last message; None matches anything."""
     text: str = ""
     probs: dict[str, float] = Field(default_factory=dict)
-    """For probes: probability of each candidate."""
+    """For probes: probability of each candidate (a key without its leading space also matches)."""
+    hidden: list[float] = Field(default_factory=list)
+    """For hidden states: added to the first entries of the text's base vector."""
     logprob: float = -0.1
     """Log-probability given to every generated token."""
     times: int | None = None
@@ -47,6 +54,8 @@ class FakeScript(BaseModel):
     probe_rules: list[FakeReply] = Field(default_factory=list)
     probe_queue: list[FakeReply] = Field(default_factory=list)
     probe_default: dict[str, float] = Field(default_factory=lambda: {"Yes": 0.5, "No": 0.5})
+    hidden_rules: list[FakeReply] = Field(default_factory=list)
+    hidden_size: int = 8
     faults: list[str | None] = Field(default_factory=list)
     """One entry per call: None (answer normally) or a fault kind to raise, e.g. "timeout"."""
     parameters: int = 1_000_000
@@ -62,7 +71,8 @@ class FakeBackend(Backend):
         self.script = (script or FakeScript()).model_copy(deep=True)
         self.name = name
         self.parameters = self.script.parameters
-        self.requests: list[CompletionRequest | ProbeRequest] = []
+        self.hidden_size = self.script.hidden_size
+        self.requests: list[CompletionRequest | ProbeRequest | HiddenStateRequest] = []
         self._fired: dict[tuple[str, int], int] = {}
         self._previous_prompt: list[str] = []
 
@@ -75,7 +85,7 @@ class FakeBackend(Backend):
         self._maybe_fail()
         self.requests.append(request)
         prompt, recomputed = self._account(request.messages)
-        reply = self._pick(self.script.rules, self.script.queue, request.messages) or self.script.default
+        reply = self._pick("rules", self.script.rules, self.script.queue, request.messages) or self.script.default
         text, finish = _apply_stops(reply.text, request.stop)
         words = text.split()
         if len(words) > request.max_tokens:
@@ -98,17 +108,33 @@ class FakeBackend(Backend):
         self._maybe_fail()
         self.requests.append(request)
         prompt, recomputed = self._account(request.messages)
-        reply = self._pick(self.script.probe_rules, self.script.probe_queue, request.messages)
+        reply = self._pick("probe_rules", self.script.probe_rules, self.script.probe_queue, request.messages)
         probs = reply.probs if reply else self.script.probe_default
         return ProbeResult(
-            probs={c: float(probs.get(c, 0.0)) for c in request.candidates},
+            probs={c: float(probs.get(c, probs.get(c.strip(), 0.0))) for c in request.candidates},
             prompt_tokens=len(prompt),
             recomputed_prompt_tokens=recomputed,
         )
 
-    def _pick(self, rules: list[FakeReply], queue: list[FakeReply], messages: list[Message]) -> FakeReply | None:
+    def hidden_state(self, request: HiddenStateRequest) -> HiddenState:
+        """A unit-scale vector seeded by the prompt text, plus the matching rule's ``hidden`` offset."""
+        import numpy as np
+
+        self._maybe_fail()
+        self.requests.append(request)
+        prompt, recomputed = self._account(request.messages)
+        seed = int.from_bytes(hashlib.sha256(" ".join(prompt).encode("utf-8")).digest()[:8], "little")
+        vector = np.random.default_rng(seed).standard_normal(self.hidden_size).astype(np.float32)
+        rule = self._pick("hidden_rules", self.script.hidden_rules, [], request.messages)
+        if rule is not None and rule.hidden:
+            offset = np.asarray(rule.hidden[: self.hidden_size], dtype=np.float32)
+            vector[: len(offset)] += offset
+        return HiddenState(vector=vector, prompt_tokens=len(prompt), recomputed_prompt_tokens=recomputed)
+
+    def _pick(
+        self, table: str, rules: list[FakeReply], queue: list[FakeReply], messages: list[Message]
+    ) -> FakeReply | None:
         last = messages[-1].content if messages else ""
-        table = "rules" if rules is self.script.rules else "probe_rules"
         for position, rule in enumerate(rules):
             key = (table, position)
             if rule.times is not None and self._fired.get(key, 0) >= rule.times:

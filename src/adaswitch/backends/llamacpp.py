@@ -26,6 +26,8 @@ from adaswitch.backends.base import (
     Completion,
     CompletionRequest,
     FinishReason,
+    HiddenState,
+    HiddenStateRequest,
     Message,
     ProbeRequest,
     ProbeResult,
@@ -77,7 +79,11 @@ class LlamaCppBackend(Backend):
         except (ValueError, RuntimeError) as err:
             raise BackendError("load_failed", f"{model_path}: {err}", retryable=False) from err
         self.name = name or Path(model_path).stem
+        self.model_file = Path(model_path)
         self.parameters = int(llama_cpp.llama_model_n_params(self._llm.model))
+        # the hidden state is per token only without pooling (the default for generative models)
+        pooled = llama_cpp.llama_pooling_type(self._llm.ctx) != llama_cpp.LLAMA_POOLING_TYPE_NONE
+        self.hidden_size = None if pooled else int(self._llm.n_embd())
         self._vocab = self._llm._model.vocab
         self._n_vocab = self._llm.n_vocab()
         self._n_ctx = min(self._llm.n_ctx(), len(self._llm.input_ids))
@@ -109,7 +115,7 @@ class LlamaCppBackend(Backend):
             start = time.perf_counter()
             tokens = self.tokenize_prompt(request.messages, continue_final=request.continue_final)
             self._check_fits(tokens)
-            recomputed = self._prefill(tokens)
+            recomputed, _ = self._prefill(tokens)
             budget = min(request.max_tokens, self._n_ctx - len(tokens) + 1)
             rng = self._rng if request.seed is None else np.random.default_rng(request.seed)
             out = self._generate(request, budget, rng)
@@ -129,7 +135,7 @@ class LlamaCppBackend(Backend):
             start = time.perf_counter()
             tokens = self.tokenize_prompt(request.messages, continue_final=request.continue_final)
             self._check_fits(tokens)
-            recomputed = self._prefill(tokens)
+            recomputed, _ = self._prefill(tokens)
             probs = _softmax(self._last_logits())
             result = {c: float(sum(probs[i] for i in self._first_token_ids(c))) for c in request.candidates}
             return ProbeResult(
@@ -138,6 +144,26 @@ class LlamaCppBackend(Backend):
                 recomputed_prompt_tokens=recomputed,
                 latency_s=time.perf_counter() - start,
                 exact=True,
+            )
+
+    def hidden_state(self, request: HiddenStateRequest) -> HiddenState:
+        """The final hidden state (after the output norm) at the prompt's last token.
+
+        Read on the same context as generation, so the KV cache of the previous call is reused:
+        only the prompt's last token is decoded with embeddings switched on.
+        """
+        if self.hidden_size is None:
+            return super().hidden_state(request)
+        with self._lock:
+            start = time.perf_counter()
+            tokens = self.tokenize_prompt(request.messages, continue_final=request.continue_final)
+            self._check_fits(tokens)
+            recomputed, vector = self._prefill(tokens, hidden=True)
+            return HiddenState(
+                vector=vector,
+                prompt_tokens=len(tokens),
+                recomputed_prompt_tokens=recomputed,
+                latency_s=time.perf_counter() - start,
             )
 
     def close(self) -> None:
@@ -177,16 +203,43 @@ class LlamaCppBackend(Backend):
 
     # -- KV cache ---------------------------------------------------------------------------
 
-    def _prefill(self, tokens: list[int]) -> int:
-        """Evaluate the prompt after its longest cached prefix; return how many tokens ran."""
+    def _prefill(self, tokens: list[int], *, hidden: bool = False) -> tuple[int, np.ndarray | None]:
+        """Evaluate the prompt after its longest cached prefix; return how many tokens ran and,
+        with ``hidden``, the last token's hidden state.
+
+        At least the last token always runs, so its logits (and hidden state) are fresh.
+        """
         llm = self._require_model()
         keep = min(self._cached_prefix(tokens), len(tokens) - 1)
         if keep < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             keep = 0
             llm.reset()
         llm.n_tokens = keep
-        self._eval(tokens[keep:])
-        return len(tokens) - keep
+        vector = None
+        if hidden:
+            self._eval(tokens[keep:-1])
+            vector = self._eval_hidden(tokens[-1])
+        else:
+            self._eval(tokens[keep:])
+        return len(tokens) - keep, vector
+
+    def _eval_hidden(self, token: int) -> np.ndarray:
+        """Decode one token with embeddings on; return a copy of its hidden state.
+
+        With pooling off, llama.cpp then stores the output-norm result of every output token; the
+        logits are computed as well, and the KV cache, ``n_tokens`` and ``input_ids`` advance as
+        for any decode. Embeddings are switched off again for generation.
+        """
+        lib, ctx = self._lib, self._llm.ctx
+        lib.llama_set_embeddings(ctx, True)
+        try:
+            self._eval([token])
+            ptr = lib.llama_get_embeddings_ith(ctx, -1)
+            if not ptr:
+                raise BackendError("decode_failed", "llama.cpp returned no hidden state", retryable=False)
+            return np.ctypeslib.as_array(ptr, shape=(self.hidden_size,)).copy()
+        finally:
+            lib.llama_set_embeddings(ctx, False)
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         llm = self._require_model()
@@ -265,16 +318,25 @@ class LlamaCppBackend(Backend):
         return eog
 
     def _first_token_ids(self, candidate: str) -> set[int]:
-        """Distinct first tokens of the spellings of a candidate answer; cached."""
+        """The tokens that spell a candidate answer (with or without a leading space, in any
+        case); cached.
+
+        Only spellings that are one token count: the first piece of a split spelling (SmolLM2
+        splits " RIGHT" into " R" + "IGHT") starts many other words. A candidate no spelling of
+        which is one token is read from the first pieces of all its spellings.
+        """
         ids = self._first_tokens.get(candidate)
         if ids is None:
             llm = self._require_model()
-            ids = set()
+            whole: set[int] = set()
+            first: set[int] = set()
             for spelling in candidate_spellings(candidate):
                 toks = llm.tokenize(spelling.encode("utf-8"), add_bos=False, special=False)
                 if toks:
-                    ids.add(toks[0])
-            self._first_tokens[candidate] = ids
+                    first.add(toks[0])
+                    if len(toks) == 1:
+                        whole.add(toks[0])
+            ids = self._first_tokens[candidate] = whole or first
         return ids
 
     def _require_model(self) -> Any:

@@ -15,6 +15,7 @@ def cli() -> None:
 
 def _register() -> None:
     from adaswitch.cli.eval import eval_command
+    from adaswitch.cli.learn import learn
     from adaswitch.cli.models import models
     from adaswitch.cli.report import report
     from adaswitch.cli.serve import serve
@@ -27,6 +28,7 @@ def _register() -> None:
     cli.add_command(sweep)
     cli.add_command(serve)
     cli.add_command(report)
+    cli.add_command(learn)
 
 
 def main() -> None:

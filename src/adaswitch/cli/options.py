@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from adaswitch.introspection import INTROSPECTORS
 from adaswitch.policies import MODES
@@ -20,7 +21,11 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--threshold", "-t", type=click.FloatRange(0, 1), default=0.5, show_default=True,
                  envvar="ADASWITCH_THRESHOLD", help="Switch when the probability of error exceeds this."),
     click.option("--introspection", type=click.Choice(sorted(INTROSPECTORS)), default="verifier", show_default=True,
-                 envvar="ADASWITCH_INTROSPECTION", help="Where the probability of error comes from."),
+                 envvar="ADASWITCH_INTROSPECTION",
+                 help="Where the probability of error comes from: verifier prompt, token confidence, a trained "
+                      "judgment (reflectively trained local model) or a hidden-state probe (--probe)."),
+    click.option("--probe", "probe", type=click.Path(dir_okay=False), envvar="ADASWITCH_PROBE",
+                 help="Probe file for --introspection probe (fitted on labelled steps for this local model)."),
     click.option("--switch-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
                  envvar="ADASWITCH_SWITCH_RATE", help="Switch probability of the random baseline."),
     click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,
@@ -57,12 +62,20 @@ def settings_from_options(options: dict[str, Any]) -> SolverSettings:
     """Turn the shared options into solver settings; a mode that needs no cloud loads none."""
     mode = options["mode"]
     cloud = options["cloud"] if mode in ("cloud", "adaswitch", "random") else None
+    try:
+        return _settings(options, mode, cloud)
+    except ValidationError as error:
+        raise click.UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())) from None
+
+
+def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSettings:
     return SolverSettings(
         local=options["local"],
         cloud=cloud or None,
         mode=mode,
         threshold=options["threshold"],
         introspection=options["introspection"],
+        probe_path=options["probe"],
         switch_rate=options["switch_rate"],
         max_retries=options["max_retries"],
         max_steps=options["max_steps"],

@@ -30,6 +30,10 @@ class RunConfig(BaseModel):
     threshold: float | None = None
     switch_rate: float | None = None
     introspection: str | None = None
+    probe: str | None = None
+    """The probe file of ``introspection="probe"``."""
+    probe_sha256: str | None = None
+    """Its SHA-256: a resumed run refuses a changed probe."""
     local_model: str
     cloud_model: str | None = None
     local_parameters: int | None = None

@@ -76,7 +76,7 @@ def first_mistake(trace_steps: Sequence[StepRecord], sample: Sample, final_corre
 
     ``final_correct`` is whether the trajectory's answer is right; it also decides a ``finish``.
     """
-    labels = _committed_labels(trace_steps, sample, final_correct)
+    labels = step_verdicts(trace_steps, sample, final_correct)
     return next((i for i, (label, _) in enumerate(labels) if label == "wrong"), None)
 
 
@@ -85,7 +85,7 @@ def label_steps(
 ) -> list[StepLabel]:
     """A verdict for every committed step of ``trace`` and for each proposal it replaced."""
     judge = judge or benchmark_judge(sample)
-    committed = _committed_labels(trace.steps, sample, final_correct)
+    committed = step_verdicts(trace.steps, sample, final_correct)
     out = []
     for i, (step, (label, rule)) in enumerate(zip(trace.steps, committed)):
         replaced = []
@@ -122,9 +122,10 @@ def is_placeholder(step: StepRecord) -> bool:
 # ---------------------------------------------------------------- the rules
 
 
-def _committed_labels(
+def step_verdicts(
     steps: Sequence[StepRecord], sample: Sample, final_correct: bool
 ) -> list[tuple[Verdict, str]]:
+    """``(verdict, rule)`` for each committed step of a trajectory whose answer is ``final_correct``."""
     out: list[tuple[Verdict, str]] = []
     for i, step in enumerate(steps):
         if is_placeholder(step):

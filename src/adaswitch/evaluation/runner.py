@@ -65,6 +65,8 @@ def run_config(
     benchmark: Benchmark, split: str, samples: list[Sample], method: Method, solver: Solver
 ) -> RunConfig:
     settings = solver.settings.model_dump(exclude={"local_endpoint": {"api_key"}, "cloud_endpoint": {"api_key"}})
+    judged = method.name in ("adaswitch", "self-reflection")
+    probe = solver.settings.probe_path if judged and solver.settings.introspection == "probe" else None
     return RunConfig(
         benchmark=benchmark.name,
         split=split,
@@ -72,7 +74,9 @@ def run_config(
         method=method.name,
         threshold=method.threshold if method.name in ("adaswitch", "self-reflection") else None,
         switch_rate=method.switch_rate if method.name == "random" else None,
-        introspection=solver.settings.introspection if method.name in ("adaswitch", "self-reflection") else None,
+        introspection=solver.settings.introspection if judged else None,
+        probe=probe,
+        probe_sha256=_probe_sha256(probe) if probe else None,
         local_model=solver.local.name,
         cloud_model=solver.cloud.name if solver.cloud and method.name in ("cloud", "adaswitch", "random") else None,
         local_parameters=solver.local.parameters,
@@ -201,11 +205,18 @@ def completed_ids(records_path: Path) -> set[str]:
     return done
 
 
+def _probe_sha256(path: str) -> str:
+    from adaswitch.learning.probe import file_sha256
+
+    return file_sha256(path)
+
+
 def _check_or_write_config(run_dir: Path, config: RunConfig) -> None:
     path = run_dir / CONFIG_FILE
     if path.exists():
         old = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
-        for field in ("benchmark", "split", "sample_ids", "method", "threshold", "switch_rate", "local_model", "cloud_model"):
+        for field in ("benchmark", "split", "sample_ids", "method", "threshold", "switch_rate", "introspection",
+                      "probe_sha256", "local_model", "cloud_model"):
             if getattr(old, field) != getattr(config, field):
                 raise RunMismatch(
                     f"{run_dir} holds a different run ({field}: {getattr(old, field)!r} there, "

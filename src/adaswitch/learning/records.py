@@ -9,12 +9,15 @@ and never writes: instructions, question, earlier steps, observations.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from adaswitch.backends.base import Message
+from adaswitch.prompts import JUDGMENT_PREFIX, JUDGMENT_RIGHT, JUDGMENT_WRONG, TaskPrompts
+from adaswitch.trace import StepRecord
+from adaswitch.trajectory import append_step
 
 RecordKind = Literal["step", "judged_step", "judgment", "correction"]
 
@@ -105,3 +108,71 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}:{number}: not a JSON line ({err.msg})") from None
+
+
+def step_body(step_text: str, index: int) -> str:
+    """What a model writes for step ``index``: the rendered step after its ``Thought {index}:`` label."""
+    label = f"Thought {index}:"
+    if not step_text.startswith(label):
+        raise ValueError(f"step {index} does not start with {label!r}: {step_text[:40]!r}")
+    return step_text[len(label):]
+
+
+def step_records(
+    question: str, prompts: TaskPrompts, steps: Sequence[StepRecord], source: dict[str, Any] | None = None
+) -> list[SFTRecord]:
+    """Self-practice records: for each step, the conversation before it and the step itself."""
+    out, trajectory = [], ""
+    for step in steps:
+        out.append(SFTRecord(
+            messages=prompts.step_messages(question, trajectory, step.index),
+            completion=step_body(step.text, step.index),
+            kind="step",
+            source={**(source or {}), "index": step.index, "author": step.author},
+        ))
+        trajectory = append_step(trajectory, step)
+    return out
+
+
+def reflection_records(
+    question: str,
+    prompts: TaskPrompts,
+    steps: Sequence[StepRecord],
+    source: dict[str, Any] | None = None,
+    uncorrected: StepRecord | None = None,
+) -> list[SFTRecord]:
+    """Reflective-learning records from a revised trajectory (METHOD.md section 3).
+
+    A step kept as the local agent wrote it is trained with the judgment "right" after it. A step
+    the cloud agent corrected carries the local agent's wrong step in ``replaced``: the wrong step is
+    context only and the judgment "wrong" is trained after it; then, from the same prefix, the
+    correction is trained with "right". ``uncorrected`` is a wrong local step after ``steps`` that
+    was left as it was (the correction budget was spent): only its "wrong" judgment is trained.
+    """
+    out, trajectory = [], ""
+    for step in steps:
+        base = {**(source or {}), "index": step.index}
+        wrong = [p for p in step.replaced if p.author == "local"]
+        for proposal in wrong[:1]:
+            out.append(SFTRecord(
+                messages=prompts.judgment_messages(question, trajectory, proposal.text),
+                completion=JUDGMENT_WRONG,
+                kind="judgment",
+                source={**base, "author": "local", "judgment": "wrong"},
+            ))
+        out.append(SFTRecord(
+            messages=prompts.step_messages(question, trajectory, step.index),
+            completion=f"{step_body(step.text, step.index).rstrip()}{JUDGMENT_PREFIX}{JUDGMENT_RIGHT}",
+            kind="correction" if wrong else "judged_step",
+            source={**base, "author": step.author, "judgment": "right"},
+        ))
+        trajectory = append_step(trajectory, step)
+    if uncorrected is not None:
+        out.append(SFTRecord(
+            messages=prompts.judgment_messages(question, trajectory, uncorrected.text),
+            completion=JUDGMENT_WRONG,
+            kind="judgment",
+            source={**(source or {}), "index": uncorrected.index, "author": "local", "judgment": "wrong",
+                    "uncorrected": True},
+        ))
+    return out

@@ -1,0 +1,176 @@
+"""The collaborative-learning benchmark on the embedded pair.
+
+1. Runs the learning pipeline (``adaswitch learn run``) on a GSM8K training slice: self-practice,
+   fine-tuning, examination, reflective learning, probes for the base and the reflected model.
+2. Evaluates on a held-out GSM8K test slice and a QA slice (``adaswitch sweep``), before learning
+   (base local agent: verifier prompt, token confidence, hidden-state probe) and after (reflected
+   local agent: trained judgment), with local-only, cloud-only and random switching for reference.
+3. Writes ``docs/results/learning.{md,json}`` with introspection AUROC per signal, local accuracy
+   before and after learning, AdaSwitch accuracy against cloud share and APGR, and the times.
+
+Resumable: every stage and run keeps its own directory; rerun the same command to continue.
+Usage: python benchmarks/learning.py [--practice 24 --exam 30 --test-limit 20 --qa-limit 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ADASWITCH = [sys.executable, "-m", "adaswitch.cli.__main__"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("runs/learning"))
+    parser.add_argument("--name", default="gsm8k-learned")
+    parser.add_argument("--practice", type=int, default=24, help="GSM8K train questions for self-practice")
+    parser.add_argument("--exam", type=int, default=30, help="GSM8K train questions for the examination")
+    parser.add_argument("--max-train-steps", type=int, default=40)
+    parser.add_argument("--test-offset", type=int, default=100, help="held-out GSM8K test questions start here")
+    parser.add_argument("--test-limit", type=int, default=20)
+    parser.add_argument("--qa", default="hotpotqa")
+    parser.add_argument("--qa-limit", type=int, default=10)
+    parser.add_argument("--thresholds", default="0.3,0.5")
+    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    args = parser.parse_args()
+
+    times: dict[str, float] = {}
+    work = args.work
+    pipeline = work / "pipeline"
+    started = time.perf_counter()
+    _run(ADASWITCH + ["learn", "run", str(pipeline), "--name", args.name, "--practice-questions", str(args.practice),
+                      "--exam-questions", str(args.exam), "--max-train-steps", str(args.max_train_steps),
+                      "--probe-for", "base,reflected", "--no-progress"])
+    times["pipeline"] = round(time.perf_counter() - started, 1)
+    manifest = json.loads((pipeline / "pipeline.json").read_text())
+    reflected = manifest["stages"]["reflect-train"]["outputs"]["registered_as"]
+    practised = manifest["stages"].get("practice-train", {}).get("outputs", {}).get("registered_as")
+    probes = manifest["stages"]["probe"]["outputs"]
+
+    slices = {"gsm8k": ["--offset", str(args.test_offset), "--limit", str(args.test_limit)],
+              args.qa: ["--limit", str(args.qa_limit)]}
+    evals = work / "eval"
+    for bench, slice_args in slices.items():
+        started = time.perf_counter()
+        common = ["sweep", bench, *slice_args, "--thresholds", args.thresholds, "--no-progress"]
+        configs = [
+            ("base-verifier", ["--methods", "local,cloud,adaswitch,random", "--introspection", "verifier"]),
+            ("base-confidence", ["--methods", "adaswitch", "--introspection", "confidence"]),
+            ("base-probe", ["--methods", "adaswitch", "--introspection", "probe", "--probe", probes["base"]]),
+            ("reflected-trained", ["--methods", "local,adaswitch,random", "--introspection", "trained",
+                                   "--local", reflected]),
+            ("reflected-probe", ["--methods", "adaswitch", "--introspection", "probe", "--probe", probes["reflected"],
+                                 "--local", reflected]),
+        ]
+        if practised:
+            configs.append(("practised", ["--methods", "local", "--local", practised]))
+        for label, extra in configs:
+            _run(ADASWITCH + common + ["--out", str(evals / bench / label), *extra])
+        times[f"eval-{bench}"] = round(time.perf_counter() - started, 1)
+
+    results = summarize(evals, list(slices), manifest)
+    info = {
+        "command": " ".join(["python", *sys.argv]),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
+        "local": "qwen2.5-coder-0.5b (in process)", "cloud": "qwen2.5-coder-1.5b (in-process stand-in)",
+        "train_slice": f"GSM8K train: practice questions 0-{args.practice - 1}, exam questions "
+                       f"{args.practice}-{args.practice + args.exam - 1}",
+        "test_slices": {"gsm8k": f"test questions {args.test_offset}-{args.test_offset + args.test_limit - 1}",
+                        args.qa: f"first {args.qa_limit} evaluation questions"},
+        "seconds": times, "pipeline_stages": {k: {"seconds": v.get("seconds"), "figures": v.get("figures")}
+                                              for k, v in manifest["stages"].items()},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "learning.json").write_text(json.dumps({"info": info, "results": results}, indent=2) + "\n")
+    (args.out / "learning.md").write_text(render(info, results))
+    print(render(info, results))
+
+
+def summarize(evals: Path, benches: list[str], manifest: dict) -> dict:
+    from adaswitch.benchmarks import get_benchmark
+    from adaswitch.evaluation.metrics import curve_metrics, summarize_run
+    from adaswitch.evaluation.rundir import load_run
+
+    out: dict = {}
+    for bench in benches:
+        rows = []
+        for config_dir in sorted((evals / bench).iterdir()):
+            for run_dir in sorted(p for p in config_dir.iterdir() if p.is_dir()):
+                config, records = load_run(run_dir)
+                samples = {s.id: s for s in get_benchmark(bench).load(config.split, ids=config.sample_ids)}
+                s = summarize_run(config, records, samples)
+                rows.append({"config": config_dir.name, "run": run_dir.name, "method": s.method,
+                             "threshold": s.threshold, "n": s.n, "accuracy": s.accuracy,
+                             "cloud_share_steps": s.cloud_share_steps, "cloud_share_tokens": s.cloud_share_tokens,
+                             "auroc": s.auroc, "auroc_signal": s.auroc_signal, "auroc_n": s.auroc_n,
+                             "auroc_wrong": s.auroc_wrong})
+        base_local = _acc(rows, "base-verifier", "local")
+        cloud = _acc(rows, "base-verifier", "cloud")
+        curves = {}
+        for config in sorted({r["config"] for r in rows}):
+            points = [(r["cloud_share_steps"] or 0.0, r["accuracy"]) for r in rows
+                      if r["config"] == config and r["method"] == "adaswitch" and r["accuracy"] is not None]
+            if points and base_local is not None and cloud is not None:
+                c = curve_metrics(points, base_local, cloud)
+                curves[config] = {"apgr": c.apgr, "share_for_50": c.share_for_50, "share_for_80": c.share_for_80,
+                                  "points": c.points}
+        out[bench] = {"runs": rows, "curves": curves, "base_local": base_local, "cloud": cloud}
+    return out
+
+
+def _acc(rows: list[dict], config: str, method: str) -> float | None:
+    return next((r["accuracy"] for r in rows if r["config"] == config and r["method"] == method), None)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def render(info: dict, results: dict) -> str:
+    lines = ["# Collaborative learning on the embedded pair", "",
+             f"Command: `{info['command']}`; machine: {info['machine']}; finished {info['finished_at']}.",
+             f"Local agent {info['local']}; cloud agent {info['cloud']}.",
+             f"Training: {info['train_slice']}. Held-out: "
+             + "; ".join(f"{k} {v}" for k, v in info["test_slices"].items()) + ".", "",
+             "## Pipeline stages", "", "| stage | seconds | figures |", "|---|---|---|"]
+    for stage, entry in info["pipeline_stages"].items():
+        figures = ", ".join(f"{k}={v}" for k, v in (entry["figures"] or {}).items()
+                            if isinstance(v, (int, float, str)))
+        lines.append(f"| {stage} | {entry['seconds']} | {figures} |")
+    for bench, data in results.items():
+        lines += ["", f"## {bench}", "",
+                  "| local agent / signal | run | n | accuracy | cloud share of steps | AUROC (all judged steps) "
+                  "| AUROC (signal only) | judged steps (wrong) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in data["runs"]:
+            lines.append(f"| {r['config']} | {r['run']} | {r['n']} | {_pct(r['accuracy'])} | "
+                         f"{_pct(r['cloud_share_steps'])} | {_num(r['auroc'])} | {_num(r['auroc_signal'])} | "
+                         f"{r['auroc_n']} ({r['auroc_wrong']}) |")
+        lines += ["", "| AdaSwitch curve | APGR | cloud share for 50% of the gap | for 80% |", "|---|---|---|---|"]
+        for config, c in data["curves"].items():
+            lines.append(f"| {config} | {_num(c['apgr'])} | {_pct(c['share_for_50'])} | {_pct(c['share_for_80'])} |")
+    lines += ["", "APGR and shares are measured against the base local agent's and the cloud agent's "
+              "accuracy on the same slice.", "", f"Times (s): {json.dumps(info['seconds'])}", ""]
+    return "\n".join(lines)
+
+
+def _run(command: list[str]) -> None:
+    print("+", " ".join(command[2:]), flush=True)
+    subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""``adaswitch learn``: collaborative learning (practice, exam, reflect, probe) as resumable stages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adaswitch.solver import DEFAULT_CLOUD, DEFAULT_LOCAL
+
+_OPTIONS: list[Callable[[Any], Any]] = [
+    click.argument("work_dir", type=click.Path(file_okay=False, path_type=Path)),
+    click.option("--name", default="adaswitch", show_default=True,
+                 help="Prefix of the registered models (NAME-practised, NAME-reflected)."),
+    click.option("--local", default=DEFAULT_LOCAL, show_default=True, envvar="ADASWITCH_LOCAL",
+                 help="The local model to train: an embedded name or a .gguf path."),
+    click.option("--cloud", default=DEFAULT_CLOUD, show_default=True, envvar="ADASWITCH_CLOUD",
+                 help="The cloud agent that annotates and corrects (any backend spec)."),
+    click.option("--cloud-base-url", envvar="ADASWITCH_CLOUD_BASE_URL"),
+    click.option("--cloud-api-key", envvar=["ADASWITCH_CLOUD_API_KEY", "OPENAI_API_KEY"]),
+    click.option("--benchmark", default="gsm8k", show_default=True, help="Where the training questions come from."),
+    click.option("--split", default="train", show_default=True),
+    click.option("--offset", type=click.IntRange(0), default=0, show_default=True),
+    click.option("--practice-questions", type=click.IntRange(0), default=40, show_default=True),
+    click.option("--exam-questions", type=click.IntRange(1), default=40, show_default=True,
+                 help="Examined questions, taken after the practice questions."),
+    click.option("--skip-practice", is_flag=True, help="Examine the base model directly (no self-practice)."),
+    click.option("--max-steps", type=click.IntRange(1, 50), default=10, show_default=True),
+    click.option("--max-corrections", type=click.IntRange(0, 20), default=3, show_default=True),
+    click.option("--method", type=click.Choice(["lora", "full"]), default="lora", show_default=True),
+    click.option("--practice-epochs", type=float, default=2.0, show_default=True),
+    click.option("--reflect-epochs", type=float, default=2.0, show_default=True),
+    click.option("--max-train-steps", type=int, default=-1, show_default=True,
+                 help="Cap on optimiser steps per training stage (-1: no cap)."),
+    click.option("--learning-rate", type=float, default=2e-4, show_default=True),
+    click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True),
+    click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True),
+    click.option("--max-length", type=click.IntRange(64), default=1024, show_default=True),
+    click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True),
+    click.option("--probe-for", default="base", show_default=True,
+                 help="Comma-separated frozen local models to fit the probe for: base, practised, reflected."),
+    click.option("--n-ctx", type=int, default=4096, show_default=True),
+    click.option("--force", is_flag=True, help="Rerun the stages even when marked done."),
+    click.option("--progress/--no-progress", default=True, show_default=True),
+]
+
+
+def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.group("learn")
+def learn() -> None:
+    """Teach the local agent when it is wrong: self-practice, examination, reflective learning.
+
+    Every command takes the same WORK_DIR and options; the stages record their inputs, outputs,
+    times and figures in WORK_DIR/pipeline.json, and a rerun resumes where a run stopped.
+    """
+
+
+@learn.command("run")
+@click.option("--stages", default="all", show_default=True,
+              help="Comma-separated stages: practice, practice-train, exam, reflect-train, probe.")
+@pipeline_options
+def run_all(stages: str, **options: Any) -> None:
+    """The whole pipeline."""
+    from adaswitch.learning.pipeline import STAGES
+
+    chosen = STAGES if stages == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
+    _run(chosen, options)
+
+
+@learn.command("practice")
+@pipeline_options
+def practice(**options: Any) -> None:
+    """The cloud annotates training questions; fine-tune the local model on them; export; register."""
+    _run(("practice", "practice-train"), options)
+
+
+@learn.command("exam")
+@pipeline_options
+def exam(**options: Any) -> None:
+    """The practised local agent sits the exam; the cloud corrects its first mistakes."""
+    _run(("exam",), options)
+
+
+@learn.command("reflect")
+@pipeline_options
+def reflect(**options: Any) -> None:
+    """Fine-tune on the revised trajectories (judgments and corrections); export; register."""
+    _run(("reflect-train",), options)
+
+
+@learn.command("probe")
+@pipeline_options
+def probe(**options: Any) -> None:
+    """Fit the hidden-state probe on the exam's labelled steps, for frozen local models."""
+    _run(("probe",), options)
+
+
+def _run(stages: tuple[str, ...], options: dict[str, Any]) -> None:
+    import json
+
+    from adaswitch.learning.pipeline import Pipeline, PipelineMismatch, PipelineSettings
+
+    force, progress = options.pop("force"), options.pop("progress")
+    options["probe_for"] = tuple(s.strip() for s in options["probe_for"].split(",") if s.strip())
+    settings = PipelineSettings(**options)
+    try:
+        pipeline = Pipeline(settings, progress=_tqdm if progress else None)
+    except PipelineMismatch as err:
+        raise click.ClickException(str(err)) from None
+    manifest = pipeline.run(stages, force=force)
+    for stage, entry in manifest["stages"].items():
+        figures = json.dumps(entry.get("figures", {}), default=str)
+        click.echo(f"{stage}: {entry['status']} in {entry.get('seconds', '?')} s  {figures[:300]}")
+
+
+def _tqdm(total: int, label: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="q")

@@ -1,0 +1,295 @@
+"""The whole collaborative-learning pipeline as resumable stages in one work directory.
+
+Stages, in order (each writes under ``WORK/<stage>/`` and records its inputs, outputs, time and
+figures in ``WORK/pipeline.json``; a stage marked done is skipped on a rerun, and the generating
+stages resume their journals question by question):
+
+1. ``practice``: the cloud agent annotates training questions (self-practice data);
+2. ``practice-train``: fine-tune the local model on them, export to GGUF, register ``NAME-practised``;
+3. ``exam``: the practised agent sits the exam on other training questions, the cloud corrects;
+4. ``reflect-train``: fine-tune the practised model on the revised trajectories, export, register
+   ``NAME-reflected`` (the local agent for ``--introspection trained``);
+5. ``probe``: fit the hidden-state probe on the exam's labelled steps for a frozen local model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from adaswitch.benchmarks import Sample, get_benchmark
+
+STAGES = ("practice", "practice-train", "exam", "reflect-train", "probe")
+MANIFEST = "pipeline.json"
+
+
+@dataclass
+class PipelineSettings:
+    work_dir: Path
+    name: str = "adaswitch"
+    """Prefix of the registered models: NAME-practised, NAME-reflected."""
+    local: str = "qwen2.5-coder-0.5b"
+    cloud: str = "qwen2.5-coder-1.5b"
+    benchmark: str = "gsm8k"
+    split: str = "train"
+    offset: int = 0
+    practice_questions: int = 40
+    exam_questions: int = 40
+    """Exam questions follow the practice questions in the split (disjoint slices)."""
+    max_steps: int = 10
+    max_corrections: int = 3
+    skip_practice: bool = False
+    """Examine the base model directly (no self-practice stage)."""
+    practice_epochs: float = 2.0
+    reflect_epochs: float = 2.0
+    max_train_steps: int = -1
+    """Cap on optimiser steps per training stage (-1: as many as the epochs take)."""
+    learning_rate: float = 2e-4
+    lora_r: int = 16
+    batch_size: int = 4
+    max_length: int = 1024
+    method: str = "lora"
+    quant: str = "q4_k_m"
+    probe_for: tuple[str, ...] = ("base",)
+    """Frozen local models to fit the probe for: "base", "practised", "reflected"."""
+    n_ctx: int = 4096
+    cloud_base_url: str | None = None
+    cloud_api_key: str | None = field(default=None, repr=False)
+
+    def manifest_settings(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["work_dir"] = str(self.work_dir)
+        data.pop("cloud_api_key")
+        return data
+
+
+class PipelineMismatch(ValueError):
+    """The work directory holds a pipeline run with other settings."""
+
+
+_RESUMABLE_ANYWAY = {"work_dir", "max_train_steps", "n_ctx", "cloud_base_url", "probe_for"}
+
+
+ProgressFactory = Callable[[int, str], Any]
+"""Makes a progress bar (total, description) with ``update()`` and ``close()``."""
+
+
+class Pipeline:
+    def __init__(self, settings: PipelineSettings, progress: ProgressFactory | None = None):
+        self.s = settings
+        self.work = Path(settings.work_dir)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self.manifest = self._load_manifest()
+
+    # -- driver -----------------------------------------------------------------------------
+
+    def run(self, stages: tuple[str, ...] = STAGES, force: bool = False) -> dict[str, Any]:
+        for stage in stages:
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+        for stage in STAGES:
+            if stage not in stages or (self.s.skip_practice and stage in ("practice", "practice-train")):
+                continue
+            if self.done(stage) and not force:
+                continue
+            self._run_stage(stage)
+        return self.manifest
+
+    def done(self, stage: str) -> bool:
+        return self.manifest["stages"].get(stage, {}).get("status") == "done"
+
+    def _run_stage(self, stage: str) -> None:
+        entry = {"status": "running", "started_at": _now()}
+        self.manifest["stages"][stage] = entry
+        self._save_manifest()
+        started = time.perf_counter()
+        try:
+            inputs, outputs, figures = getattr(self, "_" + stage.replace("-", "_"))()
+        except BaseException as err:
+            entry.update(status="failed", error=f"{type(err).__name__}: {err}",
+                         seconds=round(time.perf_counter() - started, 1))
+            self._save_manifest()
+            raise
+        entry.update(status="done", finished_at=_now(), seconds=round(time.perf_counter() - started, 1),
+                     inputs=inputs, outputs=outputs, figures=figures)
+        self._save_manifest()
+
+    # -- stages -----------------------------------------------------------------------------
+
+    def _practice(self) -> tuple[dict, dict, dict]:
+        from adaswitch.learning.practice import annotate, practice_records
+        from adaswitch.learning.records import write_jsonl
+
+        samples = self._samples(self.s.offset, self.s.practice_questions)
+        journal = self.work / "practice" / "trajectories.jsonl"
+        with self._solver(self.s.local) as solver, self._bar(samples, journal, "practice") as bar:
+            summary = annotate(solver, samples, journal, on_done=bar.update)
+        records = practice_records(journal)
+        records_path = self.work / "practice" / "records.jsonl"
+        write_jsonl(records_path, records)
+        figures = summary.as_dict() | {"records": len(records)}
+        return self._slice(self.s.offset, samples), {"journal": str(journal), "records": str(records_path)}, figures
+
+    def _practice_train(self) -> tuple[dict, dict, dict]:
+        records = self.work / "practice" / "records.jsonl"
+        return self._train("practice", self.s.local, records, f"{self.s.name}-practised", self.s.practice_epochs)
+
+    def _exam(self) -> tuple[dict, dict, dict]:
+        from adaswitch.learning.exam import ExamSettings, exam_figures, exam_records, exam_results, labelled_steps, sit_exam
+        from adaswitch.learning.records import write_jsonl
+
+        start = self.s.offset + (0 if self.s.skip_practice else self.s.practice_questions)
+        samples = self._samples(start, self.s.exam_questions)
+        local = self.s.local if self.s.skip_practice else self._registered("practice-train")
+        journal = self.work / "exam" / "journal.jsonl"
+        settings = ExamSettings(max_corrections=self.s.max_corrections)
+        with self._solver(local) as solver, self._bar(samples, journal, "exam") as bar:
+            sit_exam(solver, samples, journal, settings, on_done=bar.update)
+        by_id = {s.id: s for s in samples}
+        records_path = self.work / "exam" / "records.jsonl"
+        steps_path = self.work / "exam" / "labelled_steps.jsonl"
+        records = exam_records(journal, by_id)
+        write_jsonl(records_path, records)
+        write_jsonl(steps_path, labelled_steps(journal))
+        figures = exam_figures(exam_results(journal)) | {"records": len(records), "records_by_kind": _kinds(records)}
+        inputs = self._slice(start, samples) | {"local": local}
+        return inputs, {"journal": str(journal), "records": str(records_path), "labelled_steps": str(steps_path)}, figures
+
+    def _reflect_train(self) -> tuple[dict, dict, dict]:
+        records = self.work / "exam" / "records.jsonl"
+        base = self.s.local if self.s.skip_practice else self.manifest["stages"]["practice-train"]["outputs"]["model_dir"]
+        return self._train("reflect", base, records, f"{self.s.name}-reflected", self.s.reflect_epochs)
+
+    def _probe(self) -> tuple[dict, dict, dict]:
+        from adaswitch.learning.probe import fit_probe_on_steps
+        from adaswitch.learning.records import read_labelled_steps
+        from adaswitch.model import Model
+
+        steps_path = self.work / "exam" / "labelled_steps.jsonl"
+        steps = read_labelled_steps(steps_path)
+        outputs, figures = {}, {}
+        for which in self.s.probe_for:
+            model_spec = self._model_for(which)
+            with self._solver(model_spec, cloud=False) as solver:
+                probe = fit_probe_on_steps(solver.local, steps)
+            path = self.work / "probe" / f"{which}.probe.json"
+            probe.save(path)
+            outputs[which] = str(path)
+            figures[which] = probe.figures if hasattr(probe, "figures") else {}
+        return {"labelled_steps": str(steps_path), "models": list(self.s.probe_for)}, outputs, figures
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _train(self, stage: str, base: str, records: Path, register_as: str, epochs: float) -> tuple[dict, dict, dict]:
+        from adaswitch.learning.export import export_gguf
+        from adaswitch.learning.finetune import FinetuneSettings, finetune
+        from adaswitch.trained_models import register_trained_model
+
+        out_dir = self.work / stage
+        settings = FinetuneSettings(
+            method=self.s.method, epochs=epochs, max_steps=self.s.max_train_steps, learning_rate=self.s.learning_rate,
+            lora_r=self.s.lora_r, lora_alpha=2 * self.s.lora_r, batch_size=self.s.batch_size,
+            max_length=self.s.max_length,
+        )
+        result = finetune(base, records, out_dir / "train", settings, progress=self.progress is not None)
+        gguf = export_gguf(result.model_dir, out_dir / "model.gguf", quant=self.s.quant)
+        registered = register_trained_model(register_as, gguf, {
+            "base": str(base), "stage": stage, "records": str(records), "quant": self.s.quant,
+            "settings": asdict(settings), "pipeline": str(self.work),
+        })
+        figures = {k: v for k, v in asdict(result).items() if isinstance(v, (int, float, str, dict)) and k != "model_dir"}
+        outputs = {"model_dir": str(result.model_dir), "gguf": str(registered), "registered_as": register_as}
+        return {"base": str(base), "records": str(records)}, outputs, figures
+
+    def _registered(self, stage: str) -> str:
+        return self.manifest["stages"][stage]["outputs"]["registered_as"]
+
+    def _model_for(self, which: str) -> str:
+        if which == "base":
+            return self.s.local
+        stage = {"practised": "practice-train", "reflected": "reflect-train"}.get(which)
+        if stage is None:
+            raise ValueError(f"unknown probe model {which!r}; expected base, practised or reflected")
+        return self._registered(stage)
+
+    def _samples(self, offset: int, limit: int) -> list[Sample]:
+        return get_benchmark(self.s.benchmark).load(self.s.split, limit=limit, offset=offset)
+
+    def _slice(self, offset: int, samples: list[Sample]) -> dict[str, Any]:
+        return {"benchmark": self.s.benchmark, "split": self.s.split, "offset": offset, "questions": len(samples)}
+
+    def _solver(self, local: str, cloud: bool = True):  # noqa: ANN202
+        from adaswitch.solver import EndpointSettings, Solver, SolverSettings
+
+        return Solver(SolverSettings(
+            local=local, cloud=self.s.cloud if cloud else None, mode="local", max_steps=self.s.max_steps,
+            local_endpoint=EndpointSettings(n_ctx=self.s.n_ctx),
+            cloud_endpoint=EndpointSettings(n_ctx=self.s.n_ctx, base_url=self.s.cloud_base_url,
+                                            api_key=self.s.cloud_api_key),
+        ))
+
+    def _bar(self, samples: list[Sample], journal: Path, label: str):  # noqa: ANN202
+        from contextlib import nullcontext
+
+        from adaswitch.learning.journal import Journal
+
+        if self.progress is None:
+            return nullcontext(_NoBar())
+        done = len(Journal(journal).done_ids() & {s.id for s in samples})
+        bar = self.progress(len(samples), label)
+        bar.update(done)
+        return _Closing(bar)
+
+    def _load_manifest(self) -> dict[str, Any]:
+        path = self.work / MANIFEST
+        settings = self.s.manifest_settings()
+        if path.exists():
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            old = manifest.get("settings", {})
+            changed = sorted(k for k in settings if k not in _RESUMABLE_ANYWAY and old.get(k) != settings[k])
+            if changed:
+                raise PipelineMismatch(
+                    f"{self.work} holds a pipeline run with other settings ({', '.join(changed)}); "
+                    "use another work directory")
+            manifest["settings"] = settings
+            return manifest
+        return {"version": 1, "created_at": _now(), "settings": settings, "stages": {}}
+
+    def _save_manifest(self) -> None:
+        path = self.work / MANIFEST
+        tmp = path.with_name(MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None: ...
+
+
+class _Closing:
+    def __init__(self, bar: Any):
+        self.bar = bar
+
+    def __enter__(self) -> Any:
+        return self.bar
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+def _kinds(records: list) -> dict[str, int]:  # noqa: ANN001
+    out: dict[str, int] = {}
+    for r in records:
+        out[r.kind] = out.get(r.kind, 0) + 1
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

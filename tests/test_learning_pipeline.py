@@ -1,0 +1,76 @@
+"""The learning pipeline's driver and CLI on fake backends: stage records, resuming, mismatches."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from adaswitch.backends.fake import FakeReply, FakeScript
+from adaswitch.cli import _register, cli
+from adaswitch.learning.journal import Journal
+
+
+def _scripts(tmp_path):
+    local = FakeScript(default=FakeReply(text=" I guess.\nAction 1: finish[1]"))
+    cloud = FakeScript(default=FakeReply(text=" From the hint.\nAction 1: finish[2]"))
+    paths = []
+    for name, script in (("local", local), ("cloud", cloud)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(script.model_dump_json())
+        paths.append(str(path))
+    return paths
+
+
+def _invoke(args):
+    _register()
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def test_exam_stage_records_its_figures_and_a_rerun_skips_it(tmp_path):
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    args = ["learn", "exam", str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}",
+            "--skip-practice", "--exam-questions", "3", "--no-progress"]
+    result = _invoke(args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((work / "pipeline.json").read_text())
+    exam = manifest["stages"]["exam"]
+    assert exam["status"] == "done" and exam["inputs"]["questions"] == 3
+    # finish[1] is wrong on these GSM8K questions: each first step is a labelled mistake, then corrected
+    assert exam["figures"]["labelled_steps"] == 3 and exam["figures"]["wrong_steps"] == 3
+    assert exam["figures"]["records_by_kind"] == {"judgment": 3, "correction": 3}
+    rows = Journal(work / "exam" / "journal.jsonl").rows()
+    assert len(rows) == 3
+
+    again = _invoke(args)
+    assert again.exit_code == 0
+    assert json.loads((work / "pipeline.json").read_text())["stages"]["exam"]["finished_at"] == exam["finished_at"]
+    assert len(Journal(work / "exam" / "journal.jsonl").rows()) == 3
+
+
+def test_a_work_directory_refuses_other_settings(tmp_path):
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    base = ["learn", "exam", str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}", "--skip-practice",
+            "--no-progress"]
+    assert _invoke(base + ["--exam-questions", "1"]).exit_code == 0
+    result = CliRunner().invoke(cli, base + ["--exam-questions", "2"])
+    assert result.exit_code != 0 and "exam_questions" in result.output
+
+
+def test_a_resumed_exam_runs_only_the_missing_questions(tmp_path):
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    args = ["learn", "exam", str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}",
+            "--skip-practice", "--exam-questions", "2", "--no-progress"]
+    assert _invoke(args).exit_code == 0
+    journal = work / "exam" / "journal.jsonl"
+    first = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(first[0] + first[1][:20])  # a killed run: one row and a torn line
+    manifest = json.loads((work / "pipeline.json").read_text())
+    manifest["stages"]["exam"]["status"] = "running"
+    (work / "pipeline.json").write_text(json.dumps(manifest))
+    assert _invoke(args).exit_code == 0
+    rows = Journal(journal).rows()
+    assert [r["sample_id"] for r in rows] == [json.loads(first[0])["sample_id"], json.loads(first[1])["sample_id"]]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up adaswitch on a fresh machine: a virtual environment in .venv with the package, the
-# llama.cpp engine, the embedded models (assembled and sha256-verified) and the test tools.
+# llama.cpp engine, the embedded models (assembled and sha256-verified), the fine-tuning stack
+# (the learn extra, part of dev) with llama.cpp's GGUF conversion scripts, and the test tools.
 # Usage: bash scripts/setup.sh            (everything)
 #        ADASWITCH_SKIP_MODELS=1 bash scripts/setup.sh   (no embedded models)
 set -euo pipefail
@@ -9,6 +10,9 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
+# The dev extra pulls in the learn extra (torch, transformers, trl, peft): torch==2.13.0 resolves to
+# the CPU build where pip's find-links offer it (/opt/wheels here); elsewhere PyPI's build, which
+# brings several GB of CUDA packages.
 if [ "${ADASWITCH_SKIP_MODELS:-0}" = "1" ]; then
   pip install -q -e ".[llama,server,eval,dev]"
 else
@@ -23,3 +27,6 @@ if [ "${ADASWITCH_SKIP_MODELS:-0}" = "1" ]; then
 else
   adaswitch models prepare
 fi
+# llama.cpp's converter (from the llama-cpp-python sdist on PyPI) for exporting trained models, so
+# that export works offline from here on.
+adaswitch models prepare-tools

@@ -72,6 +72,6 @@ def test_qa_needs_a_context_file_and_bad_models_are_clear_errors(tmp_path):
 
 
 def test_import_is_light():
-    code = "import sys, adaswitch; print(any(m in sys.modules for m in ('llama_cpp', 'openai', 'fastapi', 'torch', 'bm25s')))"
+    code = "import sys, adaswitch; print(any(m in sys.modules for m in ('llama_cpp', 'openai', 'fastapi', 'torch', 'transformers', 'trl', 'peft', 'datasets', 'bm25s')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

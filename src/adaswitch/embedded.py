@@ -162,13 +162,23 @@ def default_cache_dir() -> Path:
 
 
 def resolve_model(name: str, cache_dir: Path | None = None) -> Path:
-    """Path of a verified GGUF file for the registry entry ``name``, assembling it if needed."""
-    try:
-        model = EMBEDDED_MODELS[name]
-    except KeyError:
-        known = ", ".join(sorted(EMBEDDED_MODELS))
-        raise EmbeddedModelError(f"unknown embedded model {name!r}; known: {known}") from None
-    return resolve(model, cache_dir)
+    """Path of a verified GGUF file for the registry entry ``name``, assembling it if needed.
+
+    A name that is not embedded may be a model trained here (:mod:`adaswitch.trained_models`).
+    """
+    model = EMBEDDED_MODELS.get(name)
+    if model is not None:
+        return resolve(model, cache_dir)
+    from adaswitch.trained_models import list_trained_models, trained_model_path
+
+    trained = trained_model_path(name, cache_dir)
+    if trained is not None:
+        return trained
+    known = ", ".join(sorted(EMBEDDED_MODELS))
+    local = ", ".join(m.name for m in list_trained_models(cache_dir))
+    raise EmbeddedModelError(
+        f"unknown embedded model {name!r}; known: {known}" + (f"; trained here: {local}" if local else "")
+    )
 
 
 def resolve(model: EmbeddedModel, cache_dir: Path | None = None) -> Path:

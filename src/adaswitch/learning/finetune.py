@@ -1,0 +1,512 @@
+"""Fine-tune the local agent on supervised records with TRL's SFTTrainer (PEFT LoRA by default).
+
+Prompts are rendered by :class:`~adaswitch.chat_template.ChatTemplate` from the model's own chat
+template, exactly as the llama.cpp backend renders them at inference, and tokenised the way it
+tokenises them (special tokens parsed; a BOS token only when the model asks for one and the text
+does not already start with it). The completion's tokens follow the prompt's directly, and nothing
+is appended to them: no EOS or end-of-turn token, since the records decide what is trained.
+
+The examples reach SFTTrainer pre-tokenised, as ``input_ids`` plus a ``completion_mask``, and the
+trainer builds the labels from the mask (``completion_only_loss``): prompt tokens get -100. We do
+not hand TRL prompt/completion strings because it would then append EOS to every completion and
+tokenise with its own rules instead of the inference-time ones.
+
+Nothing here picks a device: the Trainer (through accelerate) trains on a GPU when there is one.
+torch, transformers, trl, peft and datasets come from the ``learn`` extra and are imported only
+when a function here runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import resource
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from adaswitch.chat_template import ChatTemplate
+from adaswitch.learning.records import SFTRecord, read_records
+
+log = logging.getLogger(__name__)
+
+LEARN_EXTRA_HINT = "pip install 'adaswitch[learn]'"
+_LEARN_MODULES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
+IGNORE_INDEX = -100
+
+
+class LearnExtraMissing(ImportError):
+    """The training stack (the ``learn`` extra) is not installed."""
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    method: Literal["lora", "full"] = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: str | tuple[str, ...] = "all-linear"
+    """PEFT's ``target_modules``: ``"all-linear"`` (every linear layer but the output head) or names."""
+    learning_rate: float | None = None
+    """None: 2e-4 for LoRA, 2e-5 for full fine-tuning."""
+    epochs: float = 1.0
+    max_steps: int | None = None
+    """When set, the number of optimiser steps, whatever ``epochs`` says."""
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 1024
+    """Tokens per example; longer ones are handled as ``overlong`` says."""
+    overlong: Literal["truncate", "drop"] = "truncate"
+    """``truncate``: cut the prompt from the left (keeping a leading BOS); ``drop``: skip the record.
+    A record whose completion alone does not fit is always dropped."""
+    bf16: Literal["auto", "on", "off"] = "auto"
+    """bf16 autocast; ``auto`` turns it on only on a GPU that supports bf16."""
+    gradient_checkpointing: bool = True
+    seed: int = 0
+    threads: int | None = None
+    """torch CPU threads while training; None leaves torch's default."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.method in ("lora", "full"), f"method must be 'lora' or 'full', not {self.method!r}"),
+            (self.lora_r > 0 and self.lora_alpha > 0, "lora_r and lora_alpha must be positive"),
+            (0.0 <= self.lora_dropout < 1.0, "lora_dropout must be in [0, 1)"),
+            (self.learning_rate is None or self.learning_rate > 0, "learning_rate must be positive"),
+            (self.epochs > 0, "epochs must be positive"),
+            (self.max_steps is None or self.max_steps > 0, "max_steps must be positive"),
+            (self.batch_size > 0 and self.grad_accum > 0, "batch_size and grad_accum must be positive"),
+            (self.max_length > 1, "max_length must be at least 2"),
+            (self.overlong in ("truncate", "drop"), f"overlong must be 'truncate' or 'drop', not {self.overlong!r}"),
+            (self.bf16 in ("auto", "on", "off"), f"bf16 must be 'auto', 'on' or 'off', not {self.bf16!r}"),
+            (self.threads is None or self.threads > 0, "threads must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if isinstance(self.target_modules, list):
+            object.__setattr__(self, "target_modules", tuple(self.target_modules))
+
+    @property
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 2e-4 if self.method == "lora" else 2e-5
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if isinstance(self.target_modules, tuple):
+            data["target_modules"] = list(self.target_modules)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FinetuneSettings:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExampleCounts:
+    """What became of the records on the way to training examples."""
+
+    records: int
+    examples: int
+    truncated: int = 0
+    dropped_overlong: int = 0
+    dropped_empty: int = 0
+    completion_tokens: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    """Training examples by record kind."""
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    out_dir: Path
+    model_dir: Path
+    """The full model (LoRA merged into its weights) with its tokenizer, Hugging Face format."""
+    adapter_dir: Path | None
+    """The LoRA adapter alone; None for full fine-tuning."""
+    base: str
+    base_path: str
+    settings: FinetuneSettings
+    counts: ExampleCounts
+    steps: int
+    losses: list[float]
+    """Training loss at each logged optimiser step."""
+    seconds: float
+    """Training time (the optimiser loop)."""
+    total_seconds: float
+    """Loading, preparing, training and saving."""
+    peak_rss_mb: float
+    """Peak resident memory of this process so far."""
+    device: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir),
+            "model_dir": str(self.model_dir),
+            "adapter_dir": str(self.adapter_dir) if self.adapter_dir else None,
+            "base": self.base,
+            "base_path": self.base_path,
+            "settings": self.settings.to_json(),
+            "counts": asdict(self.counts),
+            "steps": self.steps,
+            "losses": self.losses,
+            "seconds": round(self.seconds, 3),
+            "seconds_per_step": round(self.seconds / self.steps, 3) if self.steps else None,
+            "total_seconds": round(self.total_seconds, 3),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "device": self.device,
+            "versions": _versions(),
+        }
+
+
+@dataclass
+class LoadedBase:
+    """A base model ready to train: weights, tokenizer and the inference-time prompt renderer."""
+
+    model: Any
+    tokenizer: Any
+    template: ChatTemplate
+    path: Path
+    """The GGUF file or Hugging Face directory the weights came from."""
+
+
+# -- public API ----------------------------------------------------------------------------
+
+
+def require_learn_extra() -> None:
+    """Import the training stack, or raise :class:`LearnExtraMissing` naming the extra to install."""
+    for name in _LEARN_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise LearnExtraMissing(f"fine-tuning needs {name}, which is not installed: {LEARN_EXTRA_HINT}") from err
+
+
+def load_base(base: str | Path) -> LoadedBase:
+    """Load ``base`` in float32 for training.
+
+    ``base`` is an embedded or registered model name, a ``.gguf`` file (dequantised by
+    transformers; llama and qwen2 architectures among others) or a Hugging Face model directory,
+    such as the ``model/`` (or the whole output directory) of an earlier :func:`finetune`.
+    """
+    require_learn_extra()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    kind, path = _locate_base(base)
+    if kind == "gguf":
+        where, name = str(path.parent), path.name
+        tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(
+            where, gguf_file=name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+        )
+        # dequantised weights are plain tensors; transformers 5.23 attaches no quantizer when asked
+        # to dequantise, but one left attached would make the Trainer refuse to train
+        if getattr(model, "hf_quantizer", None) is not None:
+            model.hf_quantizer = None
+            model.config.__dict__.pop("quantization_config", None)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    return LoadedBase(model=model, tokenizer=tokenizer, template=template_for(tokenizer), path=path)
+
+
+def template_for(tokenizer: Any) -> ChatTemplate:
+    """The prompt renderer for a tokenizer: its chat template and special-token texts."""
+    return ChatTemplate(
+        getattr(tokenizer, "chat_template", None),
+        bos_token=tokenizer.bos_token or "",
+        eos_token=tokenizer.eos_token or "",
+    )
+
+
+def render_record_prompt(record: SFTRecord, template: ChatTemplate) -> str:
+    """The prompt text of a record, as at inference: a final assistant message is continued,
+    any other final message gets a new assistant turn."""
+    continue_final = bool(record.messages) and record.messages[-1].role == "assistant"
+    return template.render(record.messages, continue_final=continue_final)
+
+
+def tokenize_record(record: SFTRecord, tokenizer: Any, template: ChatTemplate) -> dict[str, list[int]]:
+    """One training example: ``input_ids`` (prompt then completion), ``completion_mask`` (1 on the
+    completion's tokens) and ``labels`` (the ids, with -100 on the prompt's tokens)."""
+    prompt = render_record_prompt(record, template)
+    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    if _adds_bos(tokenizer) and not (template.bos_token and prompt.startswith(template.bos_token)):
+        prompt_ids.insert(0, tokenizer.bos_token_id)
+    completion_ids = list(tokenizer(record.completion, add_special_tokens=False)["input_ids"])
+    return {
+        "input_ids": prompt_ids + completion_ids,
+        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
+        "labels": [IGNORE_INDEX] * len(prompt_ids) + completion_ids,
+    }
+
+
+def truncate_example(example: dict[str, list[int]], max_length: int, *, bos_id: int | None = None) -> dict | None:
+    """Cut the prompt from the left so the example has ``max_length`` tokens, keeping a leading
+    ``bos_id``; None when the completion alone does not leave room for one prompt token."""
+    ids = example["input_ids"]
+    if len(ids) <= max_length:
+        return example
+    n_completion = sum(example["completion_mask"])
+    keep_bos = bos_id is not None and ids and ids[0] == bos_id
+    room = max_length - n_completion - int(keep_bos)
+    if room < 1:
+        return None
+    start = int(keep_bos)
+    cut = len(ids) - n_completion - start - room  # prompt tokens removed, after the BOS if kept
+    return {key: values[:start] + values[start + cut:] for key, values in example.items()}
+
+
+def prepare_examples(
+    records: list[SFTRecord], tokenizer: Any, template: ChatTemplate, settings: FinetuneSettings
+) -> tuple[list[dict[str, list[int]]], ExampleCounts]:
+    """Tokenise records for training (``input_ids`` and ``completion_mask``), applying the length
+    policy; return the examples and what happened to the records."""
+    examples: list[dict[str, list[int]]] = []
+    kinds: Counter[str] = Counter()
+    truncated = overlong = empty = tokens = 0
+    bos_id = tokenizer.bos_token_id if _adds_bos(tokenizer) else None
+    for record in records:
+        example = tokenize_record(record, tokenizer, template)
+        if not any(example["completion_mask"]):
+            empty += 1
+            continue
+        if len(example["input_ids"]) > settings.max_length:
+            fitted = None
+            if settings.overlong == "truncate":
+                fitted = truncate_example(example, settings.max_length, bos_id=bos_id)
+            if fitted is None:
+                overlong += 1
+                continue
+            example, truncated = fitted, truncated + 1
+        examples.append({"input_ids": example["input_ids"], "completion_mask": example["completion_mask"]})
+        kinds[record.kind] += 1
+        tokens += sum(example["completion_mask"])
+    counts = ExampleCounts(
+        records=len(records), examples=len(examples), truncated=truncated, dropped_overlong=overlong,
+        dropped_empty=empty, completion_tokens=tokens, kinds=dict(sorted(kinds.items())),
+    )
+    return examples, counts
+
+
+def finetune(
+    base: str | Path,
+    records: list[SFTRecord] | Path | str,
+    out_dir: Path | str,
+    settings: FinetuneSettings | None = None,
+    *,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> FinetuneResult:
+    """Fine-tune ``base`` on ``records`` (a list or a JSONL file) and write to ``out_dir``:
+    ``model/`` (the full model, LoRA merged, with its tokenizer), ``adapter/`` (LoRA only) and
+    ``finetune.json`` (settings, counts, steps, losses, timings, peak memory).
+
+    See :func:`load_base` for what ``base`` may be. An ``out_dir`` that already holds a
+    ``finetune.json`` is an error unless ``overwrite``.
+    """
+    start = time.perf_counter()
+    settings = settings or FinetuneSettings()
+    records = _as_records(records)
+    if not records:
+        raise ValueError("no training records")
+    out_dir = Path(out_dir)
+    if (out_dir / "finetune.json").exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} already holds a fine-tuned model; pass overwrite to replace it")
+    require_learn_extra()
+
+    with _quiet(not progress), _torch_threads(settings.threads):
+        loaded = load_base(base)
+        examples, counts = prepare_examples(records, loaded.tokenizer, loaded.template, settings)
+        if not examples:
+            raise ValueError(
+                f"none of the {counts.records} records can be trained: {counts.dropped_empty} have an empty "
+                f"completion, {counts.dropped_overlong} do not fit in max_length={settings.max_length}"
+            )
+        if counts.truncated or counts.dropped_overlong or counts.dropped_empty:
+            log.warning("records: %d truncated, %d dropped as too long, %d dropped as empty (of %d)",
+                        counts.truncated, counts.dropped_overlong, counts.dropped_empty, counts.records)
+        trainer = _make_trainer(loaded, examples, out_dir, settings, progress)
+        train_start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - train_start
+        model_dir, adapter_dir = _save(trainer, loaded.tokenizer, out_dir, settings)
+
+    losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
+    result = FinetuneResult(
+        out_dir=out_dir, model_dir=model_dir, adapter_dir=adapter_dir, base=str(base),
+        base_path=str(loaded.path), settings=settings, counts=counts, steps=int(trainer.state.global_step),
+        losses=losses, seconds=seconds, total_seconds=time.perf_counter() - start,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, device=str(trainer.args.device),
+    )
+    if trainer.accelerator.is_main_process:
+        (out_dir / "finetune.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+# -- internals -----------------------------------------------------------------------------
+
+
+def _locate_base(base: str | Path) -> tuple[Literal["gguf", "hf"], Path]:
+    path = Path(base).expanduser()
+    if path.is_dir():
+        for candidate in (path, path / "model"):
+            if (candidate / "config.json").is_file():
+                return "hf", candidate
+        raise FileNotFoundError(f"{path} is not a Hugging Face model directory (no config.json)")
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise FileNotFoundError(f"model file not found: {path}")
+        return "gguf", path
+    from adaswitch.embedded import resolve_model
+
+    return "gguf", resolve_model(str(base))
+
+
+def _adds_bos(tokenizer: Any) -> bool:
+    """Whether the tokenizer puts a BOS token in front of a text (llama.cpp's ``add_bos``)."""
+    if tokenizer.bos_token_id is None:
+        return False
+    with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    return len(with_special) > len(plain) and with_special[0] == tokenizer.bos_token_id
+
+
+def _as_records(records: list[SFTRecord] | Path | str) -> list[SFTRecord]:
+    if isinstance(records, (str, Path)):
+        return read_records(Path(records))
+    records = list(records)
+    for record in records:
+        if not isinstance(record, SFTRecord):
+            raise TypeError(f"expected SFTRecord items, got {type(record).__name__}")
+    return records
+
+
+def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, settings: FinetuneSettings,
+                  progress: bool) -> Any:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import PrinterCallback, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    set_seed(settings.seed)
+    bf16 = settings.bf16 == "on" or (
+        settings.bf16 == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
+    args = SFTConfig(
+        output_dir=str(out_dir / "checkpoints"),
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        learning_rate=settings.lr,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps or -1,
+        bf16=bf16,
+        activation_checkpointing=settings.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        max_length=settings.max_length,
+        completion_only_loss=True,
+        packing=False,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+    )
+    peft_config = None
+    if settings.method == "lora":
+        targets = settings.target_modules
+        peft_config = LoraConfig(
+            r=settings.lora_r,
+            lora_alpha=settings.lora_alpha,
+            lora_dropout=settings.lora_dropout,
+            target_modules=targets if isinstance(targets, str) else list(targets),
+            task_type="CAUSAL_LM",
+        )
+    trainer = SFTTrainer(
+        model=loaded.model,
+        args=args,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=loaded.tokenizer,
+        peft_config=peft_config,
+    )
+    if not progress:
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _save(trainer: Any, tokenizer: Any, out_dir: Path, settings: FinetuneSettings) -> tuple[Path, Path | None]:
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model_dir = out_dir / "model"
+    adapter_dir = out_dir / "adapter" if settings.method == "lora" else None
+    if trainer.accelerator.is_main_process:
+        for directory in (model_dir, out_dir / "adapter"):  # an earlier run's, when overwriting
+            if directory.exists():
+                shutil.rmtree(directory)
+        if adapter_dir is not None:
+            model.save_pretrained(str(adapter_dir))
+            model = model.merge_and_unload()
+        model.config.use_cache = True
+        model.save_pretrained(str(model_dir))
+        tokenizer.save_pretrained(str(model_dir))
+        with contextlib.suppress(OSError):
+            (out_dir / "checkpoints").rmdir()  # the Trainer's output_dir: empty with save_strategy="no"
+    return model_dir, adapter_dir
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """Hide the progress bars of transformers and datasets (loading, mapping) while ``enabled``."""
+    if not enabled:
+        yield
+        return
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    datasets_bars_were_on = not datasets.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+        if datasets_bars_were_on:
+            datasets.enable_progress_bars()
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata
+
+    versions = {}
+    for name in _LEARN_MODULES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions

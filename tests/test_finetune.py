@@ -1,0 +1,249 @@
+"""Fine-tuning: example preparation and loss masks, settings, bad input, and real LoRA and full
+fine-tuning of the tiny SmolLM2-135M (exported to GGUF and read back through llama.cpp)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from adaswitch.backends.base import Message, ProbeRequest
+from adaswitch.chat_template import ChatTemplate
+from adaswitch.embedded import EmbeddedModelError, resolve_model
+from adaswitch.learning.finetune import (
+    IGNORE_INDEX,
+    FinetuneSettings,
+    LearnExtraMissing,
+    finetune,
+    prepare_examples,
+    render_record_prompt,
+    require_learn_extra,
+    tokenize_record,
+    truncate_example,
+)
+from adaswitch.learning.records import SFTRecord, write_jsonl
+
+SYSTEM = Message(role="system", content="You solve arithmetic step by step. Check each step: right or wrong.")
+
+
+def judged(a: int, b: int, shown: int, verdict: str = " wrong") -> SFTRecord:
+    """A judgment record: the step's observation is ``shown``; the trained text is the verdict."""
+    step = f"Thought 1: I add {a} and {b}.\nAction 1: calculate[{a}+{b}]\nObservation 1: {shown}\nCheck:"
+    return SFTRecord(
+        messages=[SYSTEM, Message(role="user", content=f"Question: what is {a} + {b}?"),
+                  Message(role="assistant", content=step)],
+        completion=verdict,
+        kind="judgment",
+    )
+
+
+WRONG_STEPS = [judged(a, b, a + b + d) for a, b, d in
+               [(2, 3, 1), (7, 5, 3), (10, 4, -2), (6, 6, 5), (9, 1, 2), (3, 8, -1), (12, 7, 4), (5, 5, 1)]]
+HELD_OUT = judged(4, 9, 17)
+
+
+class CharTokenizer:
+    """One token per character; id 1 is a BOS put in front when ``add_special_tokens``."""
+
+    bos_token, eos_token, bos_token_id = "<s>", "</s>", 1
+    chat_template = None
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict:
+        ids = [ord(c) for c in text]
+        return {"input_ids": ([self.bos_token_id] if add_special_tokens else []) + ids}
+
+
+# -- without a model -------------------------------------------------------------------------
+
+
+def test_mask_covers_exactly_the_completion_with_a_bos_model():
+    tok, template = CharTokenizer(), ChatTemplate(None)
+    record = judged(1, 1, 3)
+    example = tokenize_record(record, tok, template)
+    prompt = render_record_prompt(record, template)
+    n = len(prompt) + 1  # the BOS
+    assert example["input_ids"][0] == 1 and len(example["input_ids"]) == n + len(" wrong")
+    assert example["completion_mask"] == [0] * n + [1] * len(" wrong")
+    assert example["labels"][:n] == [IGNORE_INDEX] * n
+    assert "".join(map(chr, example["labels"][n:])) == " wrong"
+    assert prompt.endswith("Check:")  # continued as at inference: no end-of-turn after the partial step
+
+
+def test_truncation_cuts_the_prompt_from_the_left_and_keeps_the_bos():
+    example = {"input_ids": [1, 10, 11, 12, 13, 20, 21], "completion_mask": [0, 0, 0, 0, 0, 1, 1],
+               "labels": [-100] * 5 + [20, 21]}
+    cut = truncate_example(example, 5, bos_id=1)
+    assert cut == {"input_ids": [1, 12, 13, 20, 21], "completion_mask": [0, 0, 0, 1, 1],
+                   "labels": [-100, -100, -100, 20, 21]}
+    assert truncate_example(example, 3, bos_id=1) is None  # BOS + completion leave no prompt token
+    assert truncate_example(example, 7, bos_id=1) is example
+
+
+def test_prepare_examples_counts_truncated_dropped_and_empty_records():
+    tok, template = CharTokenizer(), ChatTemplate(None)
+    short = judged(1, 1, 3)
+    long = SFTRecord(messages=short.messages[:-1] + [Message(role="assistant", content="x" * 400)],
+                     completion=" wrong", kind="judgment")
+    empty = SFTRecord(messages=short.messages, completion="", kind="step")
+    limit = len(tokenize_record(short, tok, template)["input_ids"])
+
+    examples, counts = prepare_examples([short, long, empty], tok, template, FinetuneSettings(max_length=limit))
+    assert (counts.examples, counts.truncated, counts.dropped_overlong, counts.dropped_empty) == (2, 1, 0, 1)
+    assert all(len(e["input_ids"]) <= limit for e in examples)
+    assert all(set(e) == {"input_ids", "completion_mask"} for e in examples)
+    assert counts.kinds == {"judgment": 2} and counts.completion_tokens == 2 * len(" wrong")
+
+    _, counts = prepare_examples([short, long], tok, template, FinetuneSettings(max_length=limit, overlong="drop"))
+    assert (counts.examples, counts.truncated, counts.dropped_overlong) == (1, 0, 1)
+
+
+def test_settings_are_checked_and_round_trip():
+    with pytest.raises(ValueError, match="method"):
+        FinetuneSettings(method="qlora")
+    with pytest.raises(ValueError, match="overlong"):
+        FinetuneSettings(overlong="wrap")
+    assert FinetuneSettings().lr == 2e-4 and FinetuneSettings(method="full").lr == 2e-5
+    settings = FinetuneSettings(target_modules=["q_proj", "v_proj"], max_steps=3)
+    assert FinetuneSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
+
+
+def test_no_records_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no training records"):
+        finetune("smollm2-135m", [], tmp_path / "out")
+    path = tmp_path / "none.jsonl"
+    path.write_text("")
+    with pytest.raises(ValueError, match="no training records"):
+        finetune("smollm2-135m", path, tmp_path / "out")
+
+
+def test_missing_learn_extra_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "trl", None)  # makes `import trl` fail
+    with pytest.raises(LearnExtraMissing, match=r"trl.*pip install 'adaswitch\[learn\]'"):
+        require_learn_extra()
+    with pytest.raises(LearnExtraMissing):
+        finetune("smollm2-135m", WRONG_STEPS, tmp_path / "out")
+
+
+def test_learning_modules_do_not_import_the_training_stack():
+    code = (
+        "import sys, adaswitch.learning.finetune, adaswitch.learning.export, adaswitch.trained_models, "
+        "adaswitch.cli.models\n"
+        "print([m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets', 'llama_cpp') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# -- SmolLM2-135M ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smol_path():
+    pytest.importorskip("trl")
+    pytest.importorskip("llama_cpp")
+    try:
+        return resolve_model("smollm2-135m")
+    except EmbeddedModelError as err:
+        pytest.skip(str(err))
+
+
+def _p_wrong(path, record: SFTRecord) -> float:
+    from adaswitch.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(path, n_ctx=512, seed=0)
+    try:
+        request = ProbeRequest(messages=record.messages, continue_final=True, candidates=["wrong"])
+        return backend.probe(request).probs["wrong"]
+    finally:
+        backend.close()
+
+
+@pytest.mark.realmodel
+def test_training_prompt_is_the_inference_prompt(smol_path):
+    from transformers import AutoTokenizer
+
+    from adaswitch.backends.llamacpp import LlamaCppBackend
+    from adaswitch.learning.finetune import template_for
+
+    tokenizer = AutoTokenizer.from_pretrained(str(smol_path.parent), gguf_file=smol_path.name)
+    template = template_for(tokenizer)
+    backend = LlamaCppBackend(smol_path, n_ctx=512)
+    try:
+        for record in (HELD_OUT, SFTRecord(messages=HELD_OUT.messages[:2], completion="Thought 1:", kind="step")):
+            continue_final = record.messages[-1].role == "assistant"
+            assert render_record_prompt(record, template) == backend.render_prompt(
+                record.messages, continue_final=continue_final)
+            example = tokenize_record(record, tokenizer, template)
+            prompt_ids = backend.tokenize_prompt(record.messages, continue_final=continue_final)
+            n = len(prompt_ids)
+            assert example["input_ids"][:n] == prompt_ids
+            assert example["labels"] == [IGNORE_INDEX] * n + example["input_ids"][n:]
+            assert tokenizer.decode(example["input_ids"][n:]) == record.completion
+    finally:
+        backend.close()
+
+
+@pytest.fixture(scope="module")
+def lora_run(smol_path, tmp_path_factory):
+    """LoRA on eight 'this step is wrong' judgments, written from a JSONL file, exported to q4_k_m."""
+    from adaswitch.learning.export import export_gguf
+
+    out = tmp_path_factory.mktemp("lora")
+    records = out / "records.jsonl"
+    write_jsonl(records, WRONG_STEPS)
+    settings = FinetuneSettings(max_steps=8, batch_size=4, learning_rate=1e-3, lora_r=8, lora_alpha=16,
+                                lora_dropout=0.0, max_length=256)
+    result = finetune("smollm2-135m", records, out / "run", settings, progress=False)
+    gguf = export_gguf(result.out_dir, out / "judged.gguf", "q4_k_m")
+    return result, gguf
+
+
+@pytest.mark.realmodel
+def test_lora_moves_the_judgment_toward_wrong(smol_path, lora_run, tmp_path, monkeypatch):
+    from adaswitch.backends import make_backend
+    from adaswitch.trained_models import register_trained_model
+
+    result, gguf = lora_run
+    assert result.steps == 8 and len(result.losses) == 8
+    assert result.losses[-1] < result.losses[0] / 10
+    assert result.counts.examples == 8 and result.counts.kinds == {"judgment": 8}
+    assert (result.adapter_dir / "adapter_config.json").is_file()
+    assert (result.model_dir / "config.json").is_file() and (result.model_dir / "tokenizer.json").is_file()
+    written = json.loads((result.out_dir / "finetune.json").read_text())
+    assert written["steps"] == 8 and written["settings"]["method"] == "lora" and written["peak_rss_mb"] > 0
+
+    before = _p_wrong(smol_path, HELD_OUT)
+    # the registered name resolves like an embedded one, through the ordinary backend spec
+    monkeypatch.setenv("ADASWITCH_CACHE_DIR", str(tmp_path))
+    register_trained_model("smol-judged", gguf, {"base": "smollm2-135m", "stage": "test"})
+    backend = make_backend("llama:smol-judged")
+    try:
+        after = backend.probe(ProbeRequest(messages=HELD_OUT.messages, continue_final=True,
+                                           candidates=["wrong"])).probs["wrong"]
+    finally:
+        backend.close()
+    assert before < 0.2
+    assert after > 0.5 and after > 5 * before
+
+
+@pytest.mark.realmodel
+def test_full_finetuning_continues_from_a_trained_model(lora_run, tmp_path):
+    from safetensors import safe_open
+
+    result, _ = lora_run
+    right = [judged(a, b, a + b, " right") for a, b in [(2, 3), (7, 5), (10, 4), (6, 6)]]
+    settings = FinetuneSettings(method="full", max_steps=3, batch_size=4, learning_rate=1e-4,
+                                gradient_checkpointing=False, max_length=256)
+    full = finetune(result.out_dir, right, tmp_path / "full", settings, progress=False)
+    assert full.adapter_dir is None and not (tmp_path / "full" / "adapter").exists()
+    assert full.base_path == str(result.model_dir)
+    assert full.steps == 3 and full.losses[-1] < full.losses[0]
+    name = "model.layers.0.mlp.down_proj.weight"
+    with safe_open(result.model_dir / "model.safetensors", "pt") as a, \
+            safe_open(full.model_dir / "model.safetensors", "pt") as b:
+        assert sorted(a.keys()) == sorted(b.keys())
+        assert (a.get_tensor(name) - b.get_tensor(name)).abs().max() > 0
+    with pytest.raises(FileExistsError):
+        finetune(result.out_dir, right, tmp_path / "full", settings, progress=False)

@@ -34,6 +34,10 @@ def main() -> None:
     parser.add_argument("--practice", type=int, default=24, help="GSM8K train questions for self-practice")
     parser.add_argument("--exam", type=int, default=30, help="GSM8K train questions for the examination")
     parser.add_argument("--max-train-steps", type=int, default=40)
+    parser.add_argument("--practice-epochs", type=float, default=2.0)
+    parser.add_argument("--probe-for", default="base,reflected")
+    parser.add_argument("--skip-practice", action="store_true", help="examine the base model (no self-practice)")
+    parser.add_argument("--pipeline", type=Path, default=None, help="pipeline work dir (default WORK/pipeline)")
     parser.add_argument("--test-offset", type=int, default=100, help="held-out GSM8K test questions start here")
     parser.add_argument("--test-limit", type=int, default=20)
     parser.add_argument("--qa", default="hotpotqa")
@@ -44,11 +48,12 @@ def main() -> None:
 
     times: dict[str, float] = {}
     work = args.work
-    pipeline = work / "pipeline"
+    pipeline = args.pipeline or work / "pipeline"
     started = time.perf_counter()
     _run(ADASWITCH + ["learn", "run", str(pipeline), "--name", args.name, "--practice-questions", str(args.practice),
                       "--exam-questions", str(args.exam), "--max-train-steps", str(args.max_train_steps),
-                      "--probe-for", "base,reflected", "--no-progress"])
+                      "--probe-for", args.probe_for, "--practice-epochs", str(args.practice_epochs),
+                      "--no-progress"] + (["--skip-practice"] if args.skip_practice else []))
     times["pipeline"] = round(time.perf_counter() - started, 1)
     manifest = json.loads((pipeline / "pipeline.json").read_text())
     reflected = manifest["stages"]["reflect-train"]["outputs"]["registered_as"]
@@ -65,11 +70,12 @@ def main() -> None:
             ("base-verifier", ["--methods", "local,cloud,adaswitch,random", "--introspection", "verifier"]),
             ("base-confidence", ["--methods", "adaswitch", "--introspection", "confidence"]),
             ("base-probe", ["--methods", "adaswitch", "--introspection", "probe", "--probe", probes["base"]]),
-            ("reflected-trained", ["--methods", "local,adaswitch,random", "--introspection", "trained",
+            ("reflected-trained", ["--methods", "local,adaswitch", "--introspection", "trained",
                                    "--local", reflected]),
-            ("reflected-probe", ["--methods", "adaswitch", "--introspection", "probe", "--probe", probes["reflected"],
-                                 "--local", reflected]),
         ]
+        if "reflected" in probes:
+            configs.append(("reflected-probe", ["--methods", "adaswitch", "--introspection", "probe",
+                                                "--probe", probes["reflected"], "--local", reflected]))
         if practised:
             configs.append(("practised", ["--methods", "local", "--local", practised]))
         for label, extra in configs:
@@ -82,8 +88,9 @@ def main() -> None:
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
         "local": "qwen2.5-coder-0.5b (in process)", "cloud": "qwen2.5-coder-1.5b (in-process stand-in)",
-        "train_slice": f"GSM8K train: practice questions 0-{args.practice - 1}, exam questions "
-                       f"{args.practice}-{args.practice + args.exam - 1}",
+        "train_slice": (f"GSM8K train: exam questions 0-{args.exam - 1} (no self-practice)" if args.skip_practice
+                        else f"GSM8K train: practice questions 0-{args.practice - 1}, exam questions "
+                             f"{args.practice}-{args.practice + args.exam - 1}"),
         "test_slices": {"gsm8k": f"test questions {args.test_offset}-{args.test_offset + args.test_limit - 1}",
                         args.qa: f"first {args.qa_limit} evaluation questions"},
         "seconds": times, "pipeline_stages": {k: {"seconds": v.get("seconds"), "figures": v.get("figures")}

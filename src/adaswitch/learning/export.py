@@ -51,8 +51,8 @@ def export_gguf(
     quant = quant.lower()
     if quant not in QUANT_FTYPES:
         raise ExportError(f"unknown export type {quant!r}; choose one of {', '.join(QUANT_FTYPES)}")
-    source = _model_dir(Path(model_dir))
-    out = Path(out_path)
+    source = _model_dir(Path(model_dir).resolve())
+    out = Path(out_path).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tools = tools or conversion_tools()
     direct = quant in CONVERTER_TYPES

@@ -73,7 +73,17 @@ class PipelineMismatch(ValueError):
     """The work directory holds a pipeline run with other settings."""
 
 
-_RESUMABLE_ANYWAY = {"work_dir", "max_train_steps", "n_ctx", "cloud_base_url", "probe_for"}
+_DATA = ("local", "cloud", "benchmark", "split", "offset", "practice_questions", "max_steps", "skip_practice")
+_TRAIN = ("method", "learning_rate", "lora_r", "batch_size", "max_length", "quant")
+STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "practice": _DATA,
+    "practice-train": _DATA + _TRAIN + ("practice_epochs", "name"),
+    "exam": _DATA + _TRAIN + ("practice_epochs", "name", "exam_questions", "max_corrections"),
+    "reflect-train": _DATA + _TRAIN + ("practice_epochs", "name", "exam_questions", "max_corrections",
+                                       "reflect_epochs"),
+    "probe": _DATA + _TRAIN + ("practice_epochs", "name", "exam_questions", "max_corrections", "reflect_epochs"),
+}
+"""The settings each stage's results depend on: a finished stage refuses a rerun that changes them."""
 
 
 ProgressFactory = Callable[[int, str], Any]
@@ -198,14 +208,19 @@ class Pipeline:
             lora_r=self.s.lora_r, lora_alpha=2 * self.s.lora_r, batch_size=self.s.batch_size,
             max_length=self.s.max_length,
         )
-        result = finetune(base, records, out_dir / "train", settings, progress=self.progress is not None)
-        gguf = export_gguf(result.model_dir, out_dir / "model.gguf", quant=self.s.quant)
+        train_dir = out_dir / "train"
+        if (train_dir / "finetune.json").exists():  # trained before the export failed or the run was killed
+            result = json.loads((train_dir / "finetune.json").read_text(encoding="utf-8"))
+        else:
+            result = finetune(base, records, train_dir, settings, progress=self.progress is not None).to_json()
+        gguf = export_gguf(result["model_dir"], out_dir / "model.gguf", quant=self.s.quant)
         registered = register_trained_model(register_as, gguf, {
             "base": str(base), "stage": stage, "records": str(records), "quant": self.s.quant,
             "settings": asdict(settings), "pipeline": str(self.work),
-        })
-        figures = {k: v for k, v in asdict(result).items() if isinstance(v, (int, float, str, dict)) and k != "model_dir"}
-        outputs = {"model_dir": str(result.model_dir), "gguf": str(registered), "registered_as": register_as}
+        }, replace=True)
+        figures = {k: v for k, v in result.items() if k in ("steps", "losses", "seconds", "total_seconds",
+                                                             "peak_rss_mb", "counts", "device", "seconds_per_step")}
+        outputs = {"model_dir": str(result["model_dir"]), "gguf": str(registered), "registered_as": register_as}
         return {"base": str(base), "records": str(records)}, outputs, figures
 
     def _registered(self, stage: str) -> str:
@@ -253,7 +268,9 @@ class Pipeline:
         if path.exists():
             manifest = json.loads(path.read_text(encoding="utf-8"))
             old = manifest.get("settings", {})
-            changed = sorted(k for k in settings if k not in _RESUMABLE_ANYWAY and old.get(k) != settings[k])
+            done = [stage for stage, entry in manifest.get("stages", {}).items() if entry.get("status") == "done"]
+            keys = {k for stage in done for k in STAGE_SETTINGS.get(stage, ())}
+            changed = sorted(k for k in keys if old.get(k) != settings.get(k))
             if changed:
                 raise PipelineMismatch(
                     f"{self.work} holds a pipeline run with other settings ({', '.join(changed)}); "

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from adaswitch.backends.base import (
     Backend,
@@ -53,9 +53,14 @@ class Reply:
     redactions: int = 0
 
 
+ResultT = TypeVar("ResultT")
+
+
 @dataclass
-class ProbeReply:
-    result: ProbeResult
+class ResultReply(Generic[ResultT]):
+    """A backend result (a probe, a hidden state) with how it was obtained."""
+
+    result: ResultT
     attempts: int
     faults: list[FaultRecord] = field(default_factory=list)
     bytes_sent: int = 0
@@ -63,14 +68,8 @@ class ProbeReply:
     redactions: int = 0
 
 
-@dataclass
-class HiddenStateReply:
-    result: HiddenState
-    attempts: int
-    faults: list[FaultRecord] = field(default_factory=list)
-    bytes_sent: int = 0
-    cached: bool = False
-    redactions: int = 0
+ProbeReply = ResultReply[ProbeResult]
+HiddenStateReply = ResultReply[HiddenState]
 
 
 class ModelFailure(Exception):

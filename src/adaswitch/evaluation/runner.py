@@ -21,6 +21,7 @@ from pathlib import Path
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
 from adaswitch.trajectory import render_trajectory
+from adaswitch.learning.journal import complete_lines
 from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 from adaswitch.model import ModelFailure
 from adaswitch.prompts import prompts_for
@@ -190,19 +191,7 @@ def final_check(solver: Solver, trace: Trace) -> tuple[float | None, Usage | Non
 
 def completed_ids(records_path: Path) -> set[str]:
     """Ids already recorded; a torn last line (a killed writer) is cut off the file first."""
-    if not records_path.exists():
-        return set()
-    data = records_path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        log.warning("cutting a torn last line (%d bytes) from %s", len(data) - end, records_path)
-        with records_path.open("r+b") as f:
-            f.truncate(end)
-    done: set[str] = set()
-    for line in data[:end].splitlines():
-        if line.strip():
-            done.add(EvalRecord.model_validate_json(line).sample_id)
-    return done
+    return {EvalRecord.model_validate_json(line).sample_id for line in complete_lines(records_path)}
 
 
 def _probe_sha256(path: str) -> str:

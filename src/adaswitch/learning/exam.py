@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adaswitch.benchmarks import Sample, get_benchmark
+from adaswitch.benchmarks import Benchmark, Sample, get_benchmark
 from adaswitch.evaluation.rules import step_verdicts
 from adaswitch.learning.journal import Journal
 from adaswitch.learning.practice import hint_for
 from adaswitch.learning.records import LabelledStep, SFTRecord, reflection_records
 from adaswitch.prompts import prompts_for
 from adaswitch.solver import Solver
-from adaswitch.trace import Proposal, StepRecord, Trace
-from adaswitch.trajectory import is_finish, render_trajectory
+from adaswitch.trace import Proposal, StepRecord
+from adaswitch.trajectory import final_answer, is_finish, render_trajectory
 
 
 @dataclass(frozen=True)
@@ -129,12 +129,12 @@ def examine(solver: Solver, sample: Sample, settings: ExamSettings | None = None
     return _result(sample, benchmark, accepted, labelled, corrections, local_correct, uncorrected)
 
 
-def _result(sample, benchmark, steps, labelled, corrections, local_correct, uncorrected, error=None):  # noqa: ANN001, ANN202
+def _result(sample: Sample, benchmark: Benchmark, steps: list[StepRecord], labelled: list[LabelledStep],
+            corrections: int, local_correct: bool, uncorrected: StepRecord | None,
+            error: str | None = None) -> ExamResult:
     correct = False
     if steps and is_finish(steps[-1]):
-        from adaswitch.trajectory import final_answer
-
-        answer, _ = final_answer(steps[-1].action.argument, sample.family)
+        answer, _ = final_answer(steps[-1].action.argument, sample.family)  # type: ignore[union-attr]
         correct = benchmark.score(answer, sample).correct
     return ExamResult(sample.id, steps, labelled, correct, local_correct, corrections, uncorrected, error)
 

@@ -15,6 +15,20 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def complete_lines(path: Path) -> list[bytes]:
+    """The complete, non-blank lines of a JSONL file written by appends; a torn last line (a killed
+    writer) is cut off the file first, so the next append starts on a fresh line."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        log.warning("cutting a torn last line (%d bytes) from %s", len(data) - end, path)
+        with path.open("r+b") as f:
+            f.truncate(end)
+    return [line for line in data[:end].splitlines() if line.strip()]
+
+
 class Journal:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -22,15 +36,7 @@ class Journal:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every complete row (a torn last line is cut off the file first)."""
-        if not self.path.exists():
-            return []
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            log.warning("cutting a torn last line (%d bytes) from %s", len(data) - end, self.path)
-            with self.path.open("r+b") as f:
-                f.truncate(end)
-        return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        return [json.loads(line) for line in complete_lines(self.path)]
 
     def done_ids(self) -> set[str]:
         return {row["sample_id"] for row in self.rows()}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from adaswitch.benchmarks import Sample, get_benchmark
+from adaswitch.learning.records import SFTRecord
 
 STAGES = ("practice", "practice-train", "exam", "reflect-train", "probe")
 MANIFEST = "pipeline.json"
@@ -180,7 +182,6 @@ class Pipeline:
     def _probe(self) -> tuple[dict, dict, dict]:
         from adaswitch.learning.probe import fit_probe_on_steps
         from adaswitch.learning.records import read_labelled_steps
-        from adaswitch.model import Model
 
         steps_path = self.work / "exam" / "labelled_steps.jsonl"
         steps = read_labelled_steps(steps_path)
@@ -301,11 +302,8 @@ class _Closing:
         self.bar.close()
 
 
-def _kinds(records: list) -> dict[str, int]:  # noqa: ANN001
-    out: dict[str, int] = {}
-    for r in records:
-        out[r.kind] = out.get(r.kind, 0) + 1
-    return out
+def _kinds(records: list[SFTRecord]) -> dict[str, int]:
+    return dict(Counter(r.kind for r in records))
 
 
 def _now() -> str:

@@ -5,7 +5,8 @@ self-reflection, random switching at AdaSwitch's switch rates, plus the cascade 
 from the local and cloud runs), then ``adaswitch report`` into ``docs/results/``, and records how it
 was made and how long it took in ``docs/results/run_info.json``. Resumable: rerun to continue.
 
-Usage: python benchmarks/standard_comparison.py [--limit 10] [--benchmarks gsm8k,svamp,...]
+Usage: python benchmarks/standard_comparison.py [--limit 30] [--limits math500=10,2wiki=10]
+       [--benchmarks gsm8k,svamp,...]
 """
 
 from __future__ import annotations
@@ -22,20 +23,35 @@ from pathlib import Path
 ALL = ("gsm8k", "svamp", "asdiv", "math500", "hotpotqa", "2wiki", "strategyqa")
 
 
+def parse_limits(text: str) -> dict[str, int]:
+    """``"math500=10,2wiki=12"`` -> ``{"math500": 10, "2wiki": 12}``."""
+    limits = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise SystemExit(f"--limits: expected NAME=N, got {item!r}")
+        limits[name.strip()] = int(value)
+    return limits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=10, help="first N questions of each benchmark")
+    parser.add_argument("--limits", default="",
+                        help="per-benchmark overrides of --limit, e.g. math500=10,hotpotqa=10")
     parser.add_argument("--benchmarks", default=",".join(ALL))
     parser.add_argument("--thresholds", default="0.3,0.5,0.7")
     parser.add_argument("--runs", type=Path, default=Path("runs/standard"))
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--note", default="", help="recorded in run_info.json (e.g. what the cache held)")
     args = parser.parse_args()
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
+    limits = {name: args.limit for name in benchmarks} | parse_limits(args.limits)
     timings = {}
     for name in benchmarks:
         started = time.perf_counter()
-        command = [sys.executable, "-m", "adaswitch.cli.__main__", "sweep", name, "--limit", str(args.limit),
+        command = [sys.executable, "-m", "adaswitch.cli.__main__", "sweep", name, "--limit", str(limits[name]),
                    "--out", str(args.runs / name), "--thresholds", args.thresholds, "--no-progress"]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         timings[name] = round(time.perf_counter() - started, 1)
@@ -49,11 +65,14 @@ def main() -> None:
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs, no GPU",
         "local": "qwen2.5-coder-0.5b (in process)",
         "cloud": "qwen2.5-coder-1.5b (in-process stand-in)",
-        "slice": f"first {args.limit} questions of each benchmark's evaluation split",
+        "slice": "first N questions of each benchmark's evaluation split",
+        "questions_per_benchmark": {name: limits[name] for name in benchmarks},
         "thresholds": args.thresholds,
         "seconds_per_benchmark": timings,
         "total_seconds": round(sum(timings.values()), 1),
     }
+    if args.note:
+        info["note"] = args.note
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info, indent=2))

@@ -163,10 +163,10 @@ def test_auroc_of_a_run_uses_the_replaced_local_proposals():
                               action=Action(tool="calculate", argument="13"), observation="13", p_error=0.7)
     steps = [calc(1, "cloud", "9", [], p=0.7, switched=True, replaced=[wrong_proposal]),
              calc(2, "local", "27", [], p=0.6),
-             calc(3, "local", "9", [], p=0.2),
+             calc(3, "local", "18", [], p=0.2),
              finish(4, "local", "27", [], p=0.4)]
     s = summarize_run(CONFIG, [record("a", steps, False, answer="27")], samples={"a": janet}, prices=PRICES)
-    # local proposals: 0.7 wrong (replaced), 0.6 wrong (27 not gold), 0.2 right (9), 0.4 wrong (finish 27)
+    # local proposals: 0.7 wrong (replaced), 0.6 wrong (27 not gold), 0.2 right (18), 0.4 wrong (finish 27)
     assert s.auroc_n == 4 and s.auroc_wrong == 3 and s.auroc == 1.0
     assert s.cloud_replaced_judged == 1 and s.cloud_on_wrong_share == 1.0
     # without the sample's gold values only the finish can be judged: one class, no AUROC

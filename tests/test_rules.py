@@ -90,6 +90,22 @@ def test_unparseable_and_failing_steps_are_wrong_in_any_trajectory():
     assert first_mistake(trace.steps, gsm8k_sample(), True) == 0
 
 
+def test_a_repeated_tool_call_is_wrong_even_on_a_gold_value_and_in_a_right_trajectory():
+    # a loop on a gold value used to earn one "right" label per repeat
+    trace = solve([step(1, " Eggs left.\nAction 1: calculate[16 - 3 - 4]"),
+                   step(2, " Again.\nAction 2: Calculate[16-3-4 ]"), step(3, " Money.\nAction 3: calculate[9 * 2]"),
+                   step(4, " Done.\nAction 4: finish[18]")])
+    assert verdicts(trace, gsm8k_sample(), False)[:2] == [("right", "gold-value"), ("wrong", "repeated-call")]
+    assert verdicts(trace, gsm8k_sample(), True) == [
+        ("right", "ends-right"), ("wrong", "repeated-call"), ("right", "ends-right"), ("right", "finish-right")]
+    assert first_mistake(trace.steps, gsm8k_sample(), True) == 1
+
+
+def test_a_repeated_finish_is_not_a_repeated_call():
+    assert not Action(tool="finish", argument="18").repeats([Action(tool="finish", argument="18")])
+    assert Action(tool="search", argument="Kiss and Tell").repeats([Action(tool="search", argument="kiss  and tell")])
+
+
 def test_decimal_gold_values_match_the_exact_result_they_round():
     assert is_gold_value("3.3333333333", ["3.33"]) and is_gold_value("0.3333333333", ["1/3"])
     assert not is_gold_value("3.34", ["3.33"]) and not is_gold_value("calculate error", ["3"])
@@ -123,11 +139,11 @@ def test_a_search_without_a_new_gold_paragraph_is_wrong_when_the_answer_is_wrong
                   question=qa_sample().question, family="qa", knowledge=DOCS)
     assert "[Blue Lake]" in trace.steps[0].observation and "[Red Hill]" in trace.steps[2].observation
     assert verdicts(trace, qa_sample(), False) == [
-        ("right", "new-gold-paragraph"), ("wrong", "no-new-gold-paragraph"),
+        ("right", "new-gold-paragraph"), ("wrong", "repeated-call"),
         ("wrong", "no-new-gold-paragraph"), ("wrong", "finish-wrong")]
     assert first_mistake(trace.steps, qa_sample(), False) == 1
-    # the same searches in a trajectory that ends right are right
-    assert [v for v, _ in verdicts(trace, qa_sample(), True)][:3] == ["right"] * 3
+    # in a trajectory that ends right the searches are right, but a repeated call is still wrong
+    assert [v for v, _ in verdicts(trace, qa_sample(), True)][:3] == ["right", "wrong", "right"]
 
 
 def test_a_switched_step_labels_the_replaced_local_proposal():

@@ -14,6 +14,17 @@ class Action(BaseModel):
     def render(self) -> str:
         return f"{self.tool}[{self.argument}]"
 
+    def call_key(self) -> tuple[str, str]:
+        """The call with case and whitespace ignored: two actions with equal keys return the same."""
+        return self.tool.lower(), "".join(self.argument.split()).lower()
+
+    def repeats(self, earlier: "list[Action] | tuple[Action, ...]") -> bool:
+        """True when this is a tool call (not ``finish``) that one of ``earlier`` already made."""
+        if self.tool == "finish":
+            return False
+        key = self.call_key()
+        return any(action.call_key() == key for action in earlier)
+
 
 class ParsedStep(BaseModel):
     """What the parser made of a model's raw step text.

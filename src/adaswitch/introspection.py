@@ -71,14 +71,7 @@ def forced_error(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ac
     tool call that repeats an earlier step's call exactly (it can only return what is known)."""
     if parsed.action is None or (result is not None and not result.ok):
         return True
-    if parsed.action.tool == "finish" or not earlier:
-        return False
-    key = _action_key(parsed.action)
-    return any(_action_key(action) == key for action in earlier)
-
-
-def _action_key(action: Action) -> tuple[str, str]:
-    return action.tool.lower(), "".join(action.argument.split()).lower()
+    return parsed.action.repeats(earlier or [])
 
 
 def trajectory_with_step(view: StepView) -> str:

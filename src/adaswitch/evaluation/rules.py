@@ -1,7 +1,8 @@
 """Rules that say whether a step was a mistake (METHOD.md section 3), without asking a model.
 
-Any task: an action that could not be parsed, a tool call that failed, or a ``finish`` with a wrong
-answer is wrong. Math with gold values: in a trajectory that ends wrong, a ``calculate`` whose result
+Any task: an action that could not be parsed, a tool call that failed, a tool call that repeats an
+earlier step's call exactly (it can only return what is already known; the engine gives it p = 1 as
+well), or a ``finish`` with a wrong answer is wrong. Math with gold values: in a trajectory that ends wrong, a ``calculate`` whose result
 is none of the gold intermediate or final values is wrong (one that hits a gold value is right).
 Multi-hop QA with gold titles: in a trajectory that ends wrong, a ``search`` that brings no new gold
 supporting paragraph is wrong (one that brings one is right). In a trajectory that ends right every
@@ -131,7 +132,7 @@ def step_verdicts(
         if is_placeholder(step):
             out.append(("unknown", "no-step"))
             continue
-        failure = _failure(step.action, step.tool_ok)
+        failure = _failure(step.action, step.tool_ok, steps[:i])
         if failure:
             out.append(("wrong", failure))
         elif step.action is not None and step.action.tool == "finish":
@@ -146,7 +147,7 @@ def step_verdicts(
 def _proposal_label(
     proposal: Proposal, before: Sequence[StepRecord], sample: Sample, final_correct: bool, judge: AnswerJudge
 ) -> tuple[Verdict, str]:
-    failure = _failure(proposal.action, proposal.tool_ok)
+    failure = _failure(proposal.action, proposal.tool_ok, before)
     if failure:
         return "wrong", failure
     action = proposal.action
@@ -163,11 +164,13 @@ def _proposal_label(
     return found
 
 
-def _failure(action: Action | None, tool_ok: bool) -> str | None:
+def _failure(action: Action | None, tool_ok: bool, before: Sequence[StepRecord]) -> str | None:
     if action is None:
         return "unparseable"
     if not tool_ok:
         return "tool-failed"
+    if action.repeats([step.action for step in before if step.action is not None]):
+        return "repeated-call"
     return None
 
 

@@ -25,6 +25,9 @@ from adaswitch.learning.probe import (
     auroc,
     cross_validate,
     fit_probe,
+    fit_probe_on_features,
+    fold_assignment,
+    select_l2,
     fit_probe_on_steps,
     probe_features,
 )
@@ -64,6 +67,61 @@ def test_fit_probe_is_at_chance_on_shuffled_labels():
     shuffled = np.random.default_rng(1).permutation(y)
     held_out = cross_validate(x, shuffled, l2=10.0, folds=5)
     assert abs(auroc(held_out.tolist(), shuffled.tolist()) - 0.5) < 0.1
+
+
+def test_wide_features_fit_in_the_span_of_the_steps_with_the_same_weights():
+    # more features than steps (the 896-wide hidden state on a few hundred steps)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 120))
+    y = x[:, 0] + 0.5 * rng.standard_normal(40) > 0
+    wide = fit_probe(x, y, l2=5.0)
+    # the same objective solved directly in all 120 dimensions
+    from adaswitch.learning.probe import _newton
+
+    z = (x - x.mean(0)) / x.std(0)
+    theta, _ = _newton(z, y.astype(float), np.ones(40), 5.0, 200, 1e-12)
+    assert np.allclose(wide.weights, theta[:-1], atol=1e-5) and abs(wide.bias - theta[-1]) < 1e-5
+
+
+def test_grouped_folds_keep_each_question_whole_and_spread_the_wrong_steps():
+    labels = np.array([True, False, False, True, True, False, False, False, True, False, True, False])
+    groups = ["a", "a", "a", "b", "b", "c", "c", "d", "e", "e", "f", "g"]
+    fold = fold_assignment(labels, groups, folds=3, seed=0)
+    for g in set(groups):
+        assert len({fold[i] for i, h in enumerate(groups) if h == g}) == 1
+    assert set(fold.tolist()) == {0, 1, 2}
+    assert all(labels[fold == f].any() for f in range(3))  # every fold holds a wrong step
+    assert fold_assignment(labels, ["a"] * 12, folds=3) is None  # one question: nothing to hold out
+    with pytest.raises(ValueError, match="one group per step"):
+        fold_assignment(labels, ["a"], folds=3)
+
+
+def test_grouped_validation_sees_through_what_per_step_folds_memorise():
+    # every question has its own offset and one label for all its steps: per-step folds learn the
+    # question back from its siblings; grouped folds cannot, and are at chance as they should be
+    rng = np.random.default_rng(0)
+    questions = 40
+    centres = rng.standard_normal((questions, 30)) * 3
+    wrong = rng.random(questions) < 0.5
+    groups = [f"q{q}" for q in range(questions) for _ in range(5)]
+    x = np.vstack([centres[q] + 0.1 * rng.standard_normal(30) for q in range(questions) for _ in range(5)])
+    y = np.repeat(wrong, 5)
+    per_step = auroc(cross_validate(x, y, l2=1.0).tolist(), y.tolist())
+    grouped = auroc(cross_validate(x, y, l2=1.0, groups=groups).tolist(), y.tolist())
+    assert per_step > 0.9 and abs(grouped - 0.5) < 0.2
+
+
+def test_select_l2_prefers_strong_regularisation_on_noise_and_weak_on_signal():
+    x, y = separable(n=200, d=10)
+    best, scores = select_l2(x, y, grid=(0.1, 1.0, 1000.0))
+    assert set(scores) == {0.1, 1.0, 1000.0} and scores[best] == max(scores.values()) and best < 1000.0
+    rng = np.random.default_rng(2)
+    noise, coin = rng.standard_normal((120, 60)), rng.random(120) < 0.5
+    steps = fit_probe_on_features(noise, coin, [f"q{i // 3}" for i in range(120)], folds=4)
+    assert steps.figures["questions"] == 40 and steps.figures["folds"] == 4
+    assert "nested" in steps.figures["heldout"] and abs(steps.figures["heldout_auroc"] - 0.5) < 0.15
+    fixed = fit_probe_on_features(x, y, [f"q{i}" for i in range(200)], l2=1.0)
+    assert fixed.figures["l2"] == 1.0 and fixed.figures["l2_cv_auroc"] is None and fixed.figures["heldout_auroc"] > 0.9
 
 
 def test_fit_probe_is_deterministic_and_balancing_shifts_the_prior():

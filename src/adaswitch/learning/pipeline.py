@@ -193,7 +193,7 @@ class Pipeline:
             path = self.work / "probe" / f"{which}.probe.json"
             probe.save(path)
             outputs[which] = str(path)
-            figures[which] = probe.figures if hasattr(probe, "figures") else {}
+            figures[which] = probe.figures
         return {"labelled_steps": str(steps_path), "models": list(self.s.probe_for)}, outputs, figures
 
     # -- helpers ----------------------------------------------------------------------------

@@ -37,6 +37,9 @@ __all__ = [
     "cross_validate",
     "file_sha256",
     "fit_probe",
+    "fit_probe_on_features",
+    "fold_assignment",
+    "select_l2",
     "fit_probe_on_steps",
     "model_identity",
     "probe_features",
@@ -179,6 +182,10 @@ class ProbeModel:
 # ---------------------------------------------------------------- fitting
 
 
+L2_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+"""Regularisation strengths tried when ``fit_probe_on_steps`` chooses one by cross-validation."""
+
+
 def fit_probe(
     x: np.ndarray,
     y: Sequence[bool] | np.ndarray,
@@ -194,6 +201,8 @@ def fit_probe(
     summed log-loss plus ``l2 / 2 * |w|^2`` (the bias is not penalised); ``l2`` must be positive,
     which keeps the fit finite on separable data. With ``balance`` each class weighs half of the
     loss, so the probabilities are those of a balanced prior (for ranking and thresholds only).
+    With more features than steps (896 hidden dimensions, a few hundred steps) the fit runs in the
+    span of the steps, which gives the same weights: an L2-penalised solution lies in that span.
     """
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(y, dtype=bool)
@@ -212,9 +221,15 @@ def fit_probe(
     if balance:
         weight[labels] = len(labels) / (2 * n_pos)
         weight[~labels] = len(labels) / (2 * (len(labels) - n_pos))
+    basis = None
+    if z.shape[1] > z.shape[0]:
+        _, _, vt = np.linalg.svd(z, full_matrices=False)  # rows of vt span the steps
+        basis = vt
+        z = z @ vt.T
     theta, iterations = _newton(z, labels.astype(np.float64), weight, l2, max_iter, tol)
+    weights = theta[:-1] if basis is None else basis.T @ theta[:-1]
     figures = {"n": len(labels), "n_wrong": n_pos, "l2": l2, "balance": balance, "iterations": iterations}
-    return ProbeModel(weights=theta[:-1], bias=float(theta[-1]), mean=mean, std=std, figures=figures)
+    return ProbeModel(weights=weights, bias=float(theta[-1]), mean=mean, std=std, figures=figures)
 
 
 def _newton(z: np.ndarray, y: np.ndarray, c: np.ndarray, l2: float, max_iter: int, tol: float) -> tuple[np.ndarray, int]:
@@ -248,6 +263,49 @@ def _newton(z: np.ndarray, y: np.ndarray, c: np.ndarray, l2: float, max_iter: in
     return theta, max_iter
 
 
+def fold_assignment(
+    labels: np.ndarray, groups: Sequence[str] | None, folds: int, seed: int = 0
+) -> np.ndarray | None:
+    """The fold of each step for k-fold cross-validation; None when a class is too rare to split.
+
+    Without ``groups`` the split is stratified by label. With ``groups`` (the question each step
+    belongs to) all steps of a question fall in one fold, so no fold is tested on a question it was
+    trained on; groups are dealt in a seeded order to the fold with the fewest wrong steps so far,
+    then the fewest steps, which keeps the classes spread over the folds.
+    """
+    labels = np.asarray(labels, dtype=bool)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        k = min(folds, int(labels.sum()), int((~labels).sum()))
+        if k < 2:
+            return None
+        fold = np.empty(len(labels), dtype=int)
+        for cls in (True, False):
+            members = np.flatnonzero(labels == cls)
+            fold[rng.permutation(members)] = np.arange(len(members)) % k
+        return fold
+    group_ids = np.asarray(list(groups))
+    if group_ids.shape != labels.shape:
+        raise ValueError("need one group per step")
+    names = sorted(set(group_ids.tolist()))
+    with_wrong = sum(1 for g in names if labels[group_ids == g].any())
+    with_right = sum(1 for g in names if (~labels[group_ids == g]).any())
+    k = min(folds, with_wrong, with_right)
+    if k < 2:
+        return None
+    wrong_in, size_in = np.zeros(k, dtype=int), np.zeros(k, dtype=int)
+    fold = np.empty(len(labels), dtype=int)
+    order = [names[i] for i in rng.permutation(len(names))]
+    order.sort(key=lambda g: -int(labels[group_ids == g].sum()))  # stable: seeded order within ties
+    for g in order:
+        members = group_ids == g
+        target = min(range(k), key=lambda f: (wrong_in[f], size_in[f], f))
+        fold[members] = target
+        wrong_in[target] += int(labels[members].sum())
+        size_in[target] += int(members.sum())
+    return fold
+
+
 def cross_validate(
     x: np.ndarray,
     y: Sequence[bool] | np.ndarray,
@@ -256,24 +314,49 @@ def cross_validate(
     balance: bool = False,
     folds: int = 5,
     seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> np.ndarray | None:
-    """Out-of-fold probabilities from a stratified, seeded k-fold split; None when a class has
-    fewer than two steps."""
+    """Out-of-fold probabilities from a seeded k-fold split (see :func:`fold_assignment`); None
+    when a class is too rare to split. A fold whose training part holds one class only gets the
+    training share of wrong steps as its probability."""
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(y, dtype=bool)
-    k = min(folds, int(labels.sum()), int((~labels).sum()))
-    if k < 2:
+    fold = fold_assignment(labels, groups, folds, seed)
+    if fold is None:
         return None
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(labels), dtype=int)
-    for cls in (True, False):
-        members = np.flatnonzero(labels == cls)
-        fold[rng.permutation(members)] = np.arange(len(members)) % k
     scores = np.empty(len(labels))
-    for i in range(k):
+    for i in range(int(fold.max()) + 1):
         held = fold == i
-        scores[held] = fit_probe(x[~held], labels[~held], l2=l2, balance=balance).predict(x[held])
+        train = labels[~held]
+        if train.all() or not train.any():
+            scores[held] = float(train.mean())
+            continue
+        scores[held] = fit_probe(x[~held], train, l2=l2, balance=balance).predict(x[held])
     return scores
+
+
+def select_l2(
+    x: np.ndarray,
+    y: Sequence[bool] | np.ndarray,
+    *,
+    grid: Sequence[float] = L2_GRID,
+    balance: bool = False,
+    folds: int = 5,
+    seed: int = 0,
+    groups: Sequence[str] | None = None,
+) -> tuple[float, dict[float, float | None]]:
+    """The strength in ``grid`` with the best cross-validated AUROC (the strongest among ties), and
+    the AUROC of each; the first of ``grid`` when none can be cross-validated."""
+    labels = np.asarray(y, dtype=bool)
+    scores: dict[float, float | None] = {}
+    for l2 in grid:
+        held_out = cross_validate(x, labels, l2=l2, balance=balance, folds=folds, seed=seed, groups=groups)
+        scores[float(l2)] = auroc(held_out.tolist(), labels.tolist()) if held_out is not None else None
+    rated = [(value, l2) for l2, value in scores.items() if value is not None]
+    if not rated:
+        return float(grid[0]), scores
+    best = max(value for value, _ in rated)
+    return max(l2 for value, l2 in rated if value >= best - 1e-12), scores
 
 
 # ---------------------------------------------------------------- features
@@ -337,7 +420,7 @@ def fit_probe_on_steps(
     steps: Sequence[LabelledStep],
     *,
     kinds: Sequence[str] = ("hidden",),
-    l2: float = 10.0,
+    l2: float | None = None,
     balance: bool = False,
     folds: int = 5,
     seed: int = 0,
@@ -346,14 +429,17 @@ def fit_probe_on_steps(
     """Read the features of labelled steps with ``local`` and fit a probe on them.
 
     Steps whose action does not parse are left out: at inference they get p = 1 before any signal
-    is asked. ``figures`` reports the training AUROC and the AUROC of out-of-fold predictions.
+    is asked. Cross-validation keeps all steps of a question in one fold. ``l2`` None chooses the
+    strength from :data:`L2_GRID` by cross-validated AUROC. ``figures`` reports the training AUROC
+    and ``heldout_auroc``, the AUROC of out-of-fold predictions in which the strength was chosen
+    again inside each training part (nested), so the choice does not flatter it.
     """
     from tqdm import tqdm
 
     kinds = tuple(kinds)
     if "hidden" not in kinds or set(kinds) - set(FEATURE_KINDS):
         raise ValueError(f"feature kinds {kinds!r}: expected 'hidden', optionally with 'confidence'")
-    rows, labels = [], []
+    rows, labels, groups = [], [], []
     skipped = {"unparsed": 0, "not_reproduced": 0}
     for step in tqdm(steps, desc="probe features", unit="step", disable=not progress):
         if parse_step(step.step_text, step.family).action is None:
@@ -365,20 +451,58 @@ def fit_probe_on_steps(
             continue
         rows.append(vector)
         labels.append(step.wrong)
+        groups.append(step.sample_id)
     if not rows:
         raise ValueError(f"no usable steps to fit a probe on (skipped: {skipped})")
     x, y = np.vstack(rows), np.array(labels, dtype=bool)
-    probe = fit_probe(x, y, l2=l2, balance=balance)
-    held_out = cross_validate(x, y, l2=l2, balance=balance, folds=folds, seed=seed)
+    probe = fit_probe_on_features(x, y, groups, l2=l2, balance=balance, folds=folds, seed=seed)
     probe.kinds = kinds
     probe.model = model_identity(local)
+    probe.figures.update(skipped=skipped, fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return probe
+
+
+def fit_probe_on_features(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: Sequence[str],
+    *,
+    l2: float | None = None,
+    balance: bool = False,
+    folds: int = 5,
+    seed: int = 0,
+) -> ProbeModel:
+    """Fit on all steps, with the strength chosen by grouped cross-validation when ``l2`` is None,
+    and estimate held-out AUROC by grouped (and, when choosing, nested) cross-validation."""
+    y = np.asarray(y, dtype=bool)
+    groups = list(groups)
+    scores: dict[float, float | None] = {}
+    chosen = l2
+    if chosen is None:
+        chosen, scores = select_l2(x, y, balance=balance, folds=folds, seed=seed, groups=groups)
+    probe = fit_probe(x, y, l2=chosen, balance=balance)
+    outer = fold_assignment(y, groups, folds, seed)
+    held_out = None
+    if outer is not None:
+        held_out = np.empty(len(y))
+        for i in range(int(outer.max()) + 1):
+            held = outer == i
+            train_x, train_y = x[~held], y[~held]
+            train_groups = [g for g, h in zip(groups, held) if not h]
+            if train_y.all() or not train_y.any():
+                held_out[held] = float(train_y.mean())
+                continue
+            inner = l2 if l2 is not None else select_l2(train_x, train_y, balance=balance, folds=folds, seed=seed,
+                                                          groups=train_groups)[0]
+            held_out[held] = fit_probe(train_x, train_y, l2=inner, balance=balance).predict(x[held])
     probe.figures.update(
         train_auroc=auroc(probe.predict(x).tolist(), y.tolist()),
         heldout_auroc=auroc(held_out.tolist(), y.tolist()) if held_out is not None else None,
-        folds=min(folds, int(y.sum()), int((~y).sum())) if held_out is not None else 0,
+        heldout="grouped by question" + (", nested choice of l2" if l2 is None else ""),
+        folds=int(outer.max()) + 1 if outer is not None else 0,
+        questions=len(set(groups)),
+        l2_cv_auroc={str(k): v for k, v in scores.items()} if scores else None,
         seed=seed,
-        skipped=skipped,
-        fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     return probe
 

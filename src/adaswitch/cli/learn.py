@@ -37,7 +37,7 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--learning-rate", type=float, default=2e-4, show_default=True),
     click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True),
     click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True),
-    click.option("--max-length", type=click.IntRange(64), default=1024, show_default=True),
+    click.option("--max-length", type=click.IntRange(64), default=1536, show_default=True),
     click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True),
     click.option("--probe-for", default="base", show_default=True,
                  help="Comma-separated frozen local models to fit the probe for: base, practised, reflected."),

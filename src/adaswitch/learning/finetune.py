@@ -60,7 +60,7 @@ class FinetuneSettings:
     """When set, the number of optimiser steps, whatever ``epochs`` says."""
     batch_size: int = 4
     grad_accum: int = 1
-    max_length: int = 1024
+    max_length: int = 1536
     """Tokens per example; longer ones are handled as ``overlong`` says."""
     overlong: Literal["truncate", "drop"] = "truncate"
     """``truncate``: cut the prompt from the left (keeping a leading BOS); ``drop``: skip the record.

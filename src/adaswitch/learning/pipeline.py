@@ -55,7 +55,7 @@ class PipelineSettings:
     learning_rate: float = 2e-4
     lora_r: int = 16
     batch_size: int = 4
-    max_length: int = 1024
+    max_length: int = 1536
     method: str = "lora"
     quant: str = "q4_k_m"
     probe_for: tuple[str, ...] = ("base",)

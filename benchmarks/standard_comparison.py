@@ -2,8 +2,10 @@
 
 Runs ``adaswitch sweep`` for each benchmark (local only, cloud only, AdaSwitch at each threshold,
 self-reflection, random switching at AdaSwitch's switch rates, plus the cascade and oracle computed
-from the local and cloud runs), then ``adaswitch report`` into ``docs/results/``, and records how it
-was made and how long it took in ``docs/results/run_info.json``. Resumable: rerun to continue.
+from the local and cloud runs), then ``adaswitch report`` into ``docs/results/``, then the headline
+table (``standard_headline.py``: best AdaSwitch against the cascade and random at the same share), and
+records how it was made and how long it took in ``docs/results/run_info.json``. Resumable: rerun to
+continue.
 
 Usage: python benchmarks/standard_comparison.py [--limit 30] [--limits math500=10,2wiki=10]
        [--benchmarks gsm8k,svamp,...]
@@ -59,6 +61,8 @@ def main() -> None:
     run_dirs = sorted(str(p) for name in benchmarks for p in (args.runs / name).iterdir() if p.is_dir())
     subprocess.run([sys.executable, "-m", "adaswitch.cli.__main__", "report", *run_dirs, "--out", str(args.out)],
                    check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, str(Path(__file__).with_name("standard_headline.py")), "--runs", str(args.runs),
+                    "--out", str(args.out)], check=True, stdout=subprocess.DEVNULL)
     info = {
         "command": " ".join(["python", *sys.argv]),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

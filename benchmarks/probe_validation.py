@@ -1,0 +1,50 @@
+"""How much per-step cross-validation flatters a hidden-state probe: the same labelled steps scored
+with per-step folds, with folds that keep each question whole, and with grouped folds plus a nested
+choice of the L2 strength (what ``fit_probe_on_steps`` reports as ``heldout_auroc``).
+
+Usage: python benchmarks/probe_validation.py LABELLED_STEPS.jsonl [--local qwen2.5-coder-0.5b]
+Writes ``benchmarks/results/probe_validation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    import numpy as np
+
+    from adaswitch.learning.probe import auroc, cross_validate, fit_probe_on_features, probe_features
+    from adaswitch.learning.records import read_labelled_steps
+    from adaswitch.parsing import parse_step
+    from adaswitch.solver import Solver, SolverSettings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("steps", type=Path)
+    parser.add_argument("--local", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/probe_validation.json"))
+    args = parser.parse_args()
+
+    steps = [s for s in read_labelled_steps(args.steps) if parse_step(s.step_text, s.family).action is not None]
+    started = time.perf_counter()
+    with Solver(SolverSettings(local=args.local, cloud=None, mode="local")) as solver:
+        x = np.vstack([probe_features(solver.local, s) for s in steps])
+    y = np.array([s.wrong for s in steps])
+    groups = [s.sample_id for s in steps]
+    figures = {
+        "steps": str(args.steps), "local": args.local, "n": len(y), "wrong": int(y.sum()),
+        "questions": len(set(groups)), "feature_seconds": round(time.perf_counter() - started, 1),
+        "per_step_folds_auroc_l2_10": auroc(cross_validate(x, y, l2=10.0).tolist(), y.tolist()),
+        "grouped_folds_auroc_l2_10": auroc(cross_validate(x, y, l2=10.0, groups=groups).tolist(), y.tolist()),
+        "nested_grouped": fit_probe_on_features(x, y, groups).figures,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
-from adaswitch.trajectory import render_trajectory
-from adaswitch.learning.journal import complete_lines
 from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
+from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
 from adaswitch.prompts import prompts_for
 from adaswitch.solver import Solver
 from adaswitch.trace import Trace
+from adaswitch.trajectory import render_trajectory
 from adaswitch.usage import Usage
 
 log = logging.getLogger(__name__)

@@ -12,21 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from adaswitch.jsonl import complete_lines
+
 log = logging.getLogger(__name__)
-
-
-def complete_lines(path: Path) -> list[bytes]:
-    """The complete, non-blank lines of a JSONL file written by appends; a torn last line (a killed
-    writer) is cut off the file first, so the next append starts on a fresh line."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        log.warning("cutting a torn last line (%d bytes) from %s", len(data) - end, path)
-        with path.open("r+b") as f:
-            f.truncate(end)
-    return [line for line in data[:end].splitlines() if line.strip()]
 
 
 class Journal:

@@ -38,11 +38,11 @@ __all__ = [
     "file_sha256",
     "fit_probe",
     "fit_probe_on_features",
-    "fold_assignment",
-    "select_l2",
     "fit_probe_on_steps",
+    "fold_assignment",
     "model_identity",
     "probe_features",
+    "select_l2",
     "step_features",
 ]
 
@@ -310,14 +310,15 @@ def cross_validate(
     x: np.ndarray,
     y: Sequence[bool] | np.ndarray,
     *,
-    l2: float = 10.0,
+    l2: float | None = 10.0,
     balance: bool = False,
     folds: int = 5,
     seed: int = 0,
     groups: Sequence[str] | None = None,
 ) -> np.ndarray | None:
     """Out-of-fold probabilities from a seeded k-fold split (see :func:`fold_assignment`); None
-    when a class is too rare to split. A fold whose training part holds one class only gets the
+    when a class is too rare to split. ``l2`` None chooses the strength with :func:`select_l2`
+    inside each training part (nested). A fold whose training part holds one class only gets the
     training share of wrong steps as its probability."""
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(y, dtype=bool)
@@ -331,7 +332,11 @@ def cross_validate(
         if train.all() or not train.any():
             scores[held] = float(train.mean())
             continue
-        scores[held] = fit_probe(x[~held], train, l2=l2, balance=balance).predict(x[held])
+        strength = l2
+        if strength is None:
+            train_groups = None if groups is None else [g for g, h in zip(groups, held) if not h]
+            strength = select_l2(x[~held], train, balance=balance, folds=folds, seed=seed, groups=train_groups)[0]
+        scores[held] = fit_probe(x[~held], train, l2=strength, balance=balance).predict(x[held])
     return scores
 
 
@@ -481,20 +486,8 @@ def fit_probe_on_features(
     if chosen is None:
         chosen, scores = select_l2(x, y, balance=balance, folds=folds, seed=seed, groups=groups)
     probe = fit_probe(x, y, l2=chosen, balance=balance)
+    held_out = cross_validate(x, y, l2=l2, balance=balance, folds=folds, seed=seed, groups=groups)
     outer = fold_assignment(y, groups, folds, seed)
-    held_out = None
-    if outer is not None:
-        held_out = np.empty(len(y))
-        for i in range(int(outer.max()) + 1):
-            held = outer == i
-            train_x, train_y = x[~held], y[~held]
-            train_groups = [g for g, h in zip(groups, held) if not h]
-            if train_y.all() or not train_y.any():
-                held_out[held] = float(train_y.mean())
-                continue
-            inner = l2 if l2 is not None else select_l2(train_x, train_y, balance=balance, folds=folds, seed=seed,
-                                                          groups=train_groups)[0]
-            held_out[held] = fit_probe(train_x, train_y, l2=inner, balance=balance).predict(x[held])
     probe.figures.update(
         train_auroc=auroc(probe.predict(x).tolist(), y.tolist()),
         heldout_auroc=auroc(held_out.tolist(), y.tolist()) if held_out is not None else None,

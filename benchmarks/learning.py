@@ -8,6 +8,10 @@
 3. Writes ``docs/results/learning.{md,json}`` with introspection AUROC per signal, local accuracy
    before and after learning, AdaSwitch accuracy against cloud share and APGR, and the times.
 
+Every signal first runs at threshold 1 (no switching): the local agent's greedy trajectories are then the
+same for all signals, so their AUROC is measured on identical steps. The switching thresholds follow.
+With ``--stages`` leaving out the training stages, only the frozen base model's signals are evaluated.
+
 Resumable: every stage and run keeps its own directory; rerun the same command to continue.
 Usage: python benchmarks/learning.py [--practice 24 --exam 30 --test-limit 20 --qa-limit 10]
 """
@@ -43,7 +47,9 @@ def main() -> None:
     parser.add_argument("--qa", default="hotpotqa")
     parser.add_argument("--qa-limit", type=int, default=10)
     parser.add_argument("--thresholds", default="0.3,0.5")
+    parser.add_argument("--stages", default="all", help="pipeline stages (see adaswitch learn run --stages)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--report", default="learning", help="report file names: OUT/REPORT.{md,json}")
     args = parser.parse_args()
 
     times: dict[str, float] = {}
@@ -53,33 +59,41 @@ def main() -> None:
     _run(ADASWITCH + ["learn", "run", str(pipeline), "--name", args.name, "--practice-questions", str(args.practice),
                       "--exam-questions", str(args.exam), "--max-train-steps", str(args.max_train_steps),
                       "--probe-for", args.probe_for, "--practice-epochs", str(args.practice_epochs),
-                      "--no-progress"] + (["--skip-practice"] if args.skip_practice else []))
+                      "--stages", args.stages, "--no-progress"] + (["--skip-practice"] if args.skip_practice else []))
     times["pipeline"] = round(time.perf_counter() - started, 1)
     manifest = json.loads((pipeline / "pipeline.json").read_text())
-    reflected = manifest["stages"]["reflect-train"]["outputs"]["registered_as"]
-    practised = manifest["stages"].get("practice-train", {}).get("outputs", {}).get("registered_as")
-    probes = manifest["stages"]["probe"]["outputs"]
+    reflected = _registered(manifest, "reflect-train")
+    practised = _registered(manifest, "practice-train")
+    probes = manifest["stages"].get("probe", {}).get("outputs", {})
 
-    slices = {"gsm8k": ["--offset", str(args.test_offset), "--limit", str(args.test_limit)],
-              args.qa: ["--limit", str(args.qa_limit)]}
+    slices = {"gsm8k": ["--offset", str(args.test_offset), "--limit", str(args.test_limit)]}
+    if args.qa_limit > 0:
+        slices[args.qa] = ["--limit", str(args.qa_limit)]
+    configs = [("base-verifier", ["--introspection", "verifier"]),
+               ("base-confidence", ["--introspection", "confidence"])]
+    if "base" in probes:
+        configs.append(("base-probe", ["--introspection", "probe", "--probe", probes["base"]]))
+    if reflected:
+        configs.append(("reflected-trained", ["--introspection", "trained", "--local", reflected]))
+        if "reflected" in probes:
+            configs.append(("reflected-probe", ["--introspection", "probe", "--probe", probes["reflected"],
+                                                "--local", reflected]))
+    # References beside the switching runs: local and cloud alone, random switching at the verifier's
+    # rates, and the local-only accuracy of each trained model.
+    methods = {"base-verifier": "local,cloud,adaswitch,random", "reflected-trained": "local,adaswitch"}
     evals = work / "eval"
     for bench, slice_args in slices.items():
         started = time.perf_counter()
-        common = ["sweep", bench, *slice_args, "--thresholds", args.thresholds, "--no-progress"]
-        configs = [
-            ("base-verifier", ["--methods", "local,cloud,adaswitch,random", "--introspection", "verifier"]),
-            ("base-confidence", ["--methods", "adaswitch", "--introspection", "confidence"]),
-            ("base-probe", ["--methods", "adaswitch", "--introspection", "probe", "--probe", probes["base"]]),
-            ("reflected-trained", ["--methods", "local,adaswitch", "--introspection", "trained",
-                                   "--local", reflected]),
-        ]
-        if "reflected" in probes:
-            configs.append(("reflected-probe", ["--methods", "adaswitch", "--introspection", "probe",
-                                                "--probe", probes["reflected"], "--local", reflected]))
-        if practised:
-            configs.append(("practised", ["--methods", "local", "--local", practised]))
+        common = ["sweep", bench, *slice_args, "--no-progress"]
+        for label, extra in configs:  # identical steps first: no switching, every signal on the same trajectories
+            _run(ADASWITCH + common + ["--out", str(evals / bench / label), "--thresholds", "1",
+                                       "--methods", "adaswitch", *extra])
         for label, extra in configs:
-            _run(ADASWITCH + common + ["--out", str(evals / bench / label), *extra])
+            _run(ADASWITCH + common + ["--out", str(evals / bench / label), "--thresholds", args.thresholds,
+                                       "--methods", methods.get(label, "adaswitch"), *extra])
+        if practised:
+            _run(ADASWITCH + common + ["--out", str(evals / bench / "practised"), "--methods", "local",
+                                       "--local", practised])
         times[f"eval-{bench}"] = round(time.perf_counter() - started, 1)
 
     results = summarize(evals, list(slices), manifest)
@@ -97,9 +111,15 @@ def main() -> None:
                                               for k, v in manifest["stages"].items()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "learning.json").write_text(json.dumps({"info": info, "results": results}, indent=2) + "\n")
-    (args.out / "learning.md").write_text(render(info, results))
+    (args.out / f"{args.report}.json").write_text(json.dumps({"info": info, "results": results}, indent=2) + "\n")
+    (args.out / f"{args.report}.md").write_text(render(info, results))
     print(render(info, results))
+
+
+def _registered(manifest: dict, stage: str) -> str | None:
+    """The model a training stage registered, or None when the stage was not run."""
+    entry = manifest["stages"].get(stage, {})
+    return entry.get("outputs", {}).get("registered_as") if entry.get("status") == "done" else None
 
 
 def summarize(evals: Path, benches: list[str], manifest: dict) -> dict:
@@ -158,7 +178,17 @@ def render(info: dict, results: dict) -> str:
                             if isinstance(v, (int, float, str)))
         lines.append(f"| {stage} | {entry['seconds']} | {figures} |")
     for bench, data in results.items():
-        lines += ["", f"## {bench}", "",
+        lines += ["", f"## {bench}", ""]
+        same = [r for r in data["runs"] if r["method"] == "adaswitch" and r["threshold"] == 1.0]
+        if same:
+            lines += ["Introspection on identical steps (threshold 1: no switching, so every signal judges the "
+                      "same greedy local trajectories):", "",
+                      "| local agent / signal | judged steps (wrong) | AUROC (all judged steps) | AUROC (signal only) |",
+                      "|---|---|---|---|"]
+            lines += [f"| {r['config']} | {r['auroc_n']} ({r['auroc_wrong']}) | {_num(r['auroc'])} | "
+                      f"{_num(r['auroc_signal'])} |" for r in same]
+            lines.append("")
+        lines += [
                   "| local agent / signal | run | n | accuracy | cloud share of steps | AUROC (all judged steps) "
                   "| AUROC (signal only) | judged steps (wrong) |",
                   "|---|---|---|---|---|---|---|---|"]

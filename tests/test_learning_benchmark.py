@@ -1,0 +1,49 @@
+"""The learning benchmark script: which models it evaluates and how its report reads."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning.py"
+
+
+@pytest.fixture(scope="module")
+def learning():
+    spec = importlib.util.spec_from_file_location("learning_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_training_stage_that_did_not_run_registers_no_model(learning):
+    manifest = {"stages": {"exam": {"status": "done", "outputs": {}},
+                           "reflect-train": {"status": "failed", "outputs": {"registered_as": "x-reflected"}},
+                           "practice-train": {"status": "done", "outputs": {"registered_as": "x-practised"}}}}
+    assert learning._registered(manifest, "reflect-train") is None
+    assert learning._registered(manifest, "practice-train") == "x-practised"
+    assert learning._registered(manifest, "probe") is None
+
+
+def _row(config: str, run: str, method: str, threshold: float | None, accuracy: float, auroc: float | None) -> dict:
+    return {"config": config, "run": run, "method": method, "threshold": threshold, "n": 10,
+            "accuracy": accuracy, "cloud_share_steps": 0.0 if threshold == 1.0 else 0.5, "cloud_share_tokens": 0.2,
+            "auroc": auroc, "auroc_signal": auroc, "auroc_n": 12, "auroc_wrong": 5}
+
+
+def test_the_report_puts_the_no_switching_runs_in_their_own_table(learning):
+    runs = [_row("base-probe", "adaswitch@1", "adaswitch", 1.0, 0.1, 0.71),
+            _row("base-verifier", "adaswitch@1", "adaswitch", 1.0, 0.1, 0.64),
+            _row("base-verifier", "adaswitch@0.5", "adaswitch", 0.5, 0.3, 0.6),
+            _row("base-verifier", "local", "local", None, 0.1, None)]
+    info = {"command": "python benchmarks/learning.py", "machine": "x86_64, 2 CPUs, no GPU", "finished_at": "now",
+            "local": "l", "cloud": "c", "train_slice": "t", "test_slices": {"gsm8k": "s"}, "seconds": {},
+            "pipeline_stages": {"exam": {"seconds": 1.0, "figures": {"questions": 3}}}}
+    text = learning.render(info, {"gsm8k": {"runs": runs, "curves": {}, "base_local": 0.1, "cloud": 0.4}})
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Introspection on identical steps"))
+    table = lines[start + 2:start + 6]
+    assert table[2:] == ["| base-probe | 12 (5) | 0.71 | 0.71 |", "| base-verifier | 12 (5) | 0.64 | 0.64 |"]
+    assert "| base-verifier | adaswitch@0.5 | 10 | 30% | 50% | 0.60 | 0.60 | 12 (5) |" in lines

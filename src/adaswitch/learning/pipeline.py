@@ -189,7 +189,7 @@ class Pipeline:
         for which in self.s.probe_for:
             model_spec = self._model_for(which)
             with self._solver(model_spec, cloud=False) as solver:
-                probe = fit_probe_on_steps(solver.local, steps)
+                probe = fit_probe_on_steps(solver.local, steps, progress=self.progress is not None)
             path = self.work / "probe" / f"{which}.probe.json"
             probe.save(path)
             outputs[which] = str(path)

@@ -106,7 +106,7 @@ def main() -> None:
                         else f"GSM8K train: practice questions 0-{args.practice - 1}, exam questions "
                              f"{args.practice}-{args.practice + args.exam - 1}"),
         "test_slices": {"gsm8k": f"test questions {args.test_offset}-{args.test_offset + args.test_limit - 1}",
-                        args.qa: f"first {args.qa_limit} evaluation questions"},
+                        **({args.qa: f"first {args.qa_limit} evaluation questions"} if args.qa_limit > 0 else {})},
         "seconds": times, "pipeline_stages": {k: {"seconds": v.get("seconds"), "figures": v.get("figures")}
                                               for k, v in manifest["stages"].items()},
     }
@@ -158,6 +158,21 @@ def _acc(rows: list[dict], config: str, method: str) -> float | None:
     return next((r["accuracy"] for r in rows if r["config"] == config and r["method"] == method), None)
 
 
+def _flat(figures: dict) -> dict:
+    """One level of nesting opened: the probe stage reports its figures per model ("base.heldout_auroc")."""
+    out = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -174,7 +189,7 @@ def render(info: dict, results: dict) -> str:
              + "; ".join(f"{k} {v}" for k, v in info["test_slices"].items()) + ".", "",
              "## Pipeline stages", "", "| stage | seconds | figures |", "|---|---|---|"]
     for stage, entry in info["pipeline_stages"].items():
-        figures = ", ".join(f"{k}={v}" for k, v in (entry["figures"] or {}).items()
+        figures = ", ".join(f"{k}={_short(v)}" for k, v in _flat(entry["figures"] or {}).items()
                             if isinstance(v, (int, float, str)))
         lines.append(f"| {stage} | {entry['seconds']} | {figures} |")
     for bench, data in results.items():
@@ -200,7 +215,7 @@ def render(info: dict, results: dict) -> str:
         for config, c in data["curves"].items():
             lines.append(f"| {config} | {_num(c['apgr'])} | {_pct(c['share_for_50'])} | {_pct(c['share_for_80'])} |")
     lines += ["", "APGR and shares are measured against the base local agent's and the cloud agent's "
-              "accuracy on the same slice.", "", f"Times (s): {json.dumps(info['seconds'])}", ""]
+              "accuracy on the same slice.", "", f"Wall time of this invocation (s; a resumed run counts only what it ran): {json.dumps(info['seconds'])}", ""]
     return "\n".join(lines)
 
 

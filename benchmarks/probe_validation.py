@@ -21,7 +21,12 @@ from pathlib import Path
 def main() -> None:
     import numpy as np
 
-    from adaswitch.learning.probe import auroc, cross_validate, fit_probe_on_features, probe_features
+    from adaswitch.learning.probe import (
+        auroc,
+        cross_validate,
+        fit_probe_on_features,
+        probe_features,
+    )
     from adaswitch.learning.records import read_labelled_steps
     from adaswitch.parsing import parse_step
     from adaswitch.solver import Solver, SolverSettings

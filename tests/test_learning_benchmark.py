@@ -47,3 +47,12 @@ def test_the_report_puts_the_no_switching_runs_in_their_own_table(learning):
     table = lines[start + 2:start + 6]
     assert table[2:] == ["| base-probe | 12 (5) | 0.71 | 0.71 |", "| base-verifier | 12 (5) | 0.64 | 0.64 |"]
     assert "| base-verifier | adaswitch@0.5 | 10 | 30% | 50% | 0.60 | 0.60 | 12 (5) |" in lines
+
+
+def test_the_stage_table_opens_the_probe_figures_kept_per_model(learning):
+    info = {"command": "c", "machine": "m", "finished_at": "now", "local": "l", "cloud": "c", "train_slice": "t",
+            "test_slices": {"gsm8k": "s"}, "seconds": {},
+            "pipeline_stages": {"probe": {"seconds": 204.0, "figures": {
+                "base": {"n": 273, "heldout_auroc": 0.51644, "l2_cv_auroc": {"0.1": 0.52}}}}}}
+    lines = learning.render(info, {}).splitlines()
+    assert "| probe | 204.0 | base.n=273, base.heldout_auroc=0.516 |" in lines

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "standard_headline.py"
 
 
 @pytest.fixture(scope="module")
-def headline():
-    spec = importlib.util.spec_from_file_location("standard_headline", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def headline(benchmark_script):
+    return benchmark_script("standard_headline")
 
 
 def test_the_cascade_curve_is_read_linearly_and_clamped_outside_its_range(headline):

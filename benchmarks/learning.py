@@ -102,9 +102,7 @@ def main() -> None:
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
         "local": "qwen2.5-coder-0.5b (in process)", "cloud": "qwen2.5-coder-1.5b (in-process stand-in)",
-        "train_slice": (f"GSM8K train: exam questions 0-{args.exam - 1} (no self-practice)" if args.skip_practice
-                        else f"GSM8K train: practice questions 0-{args.practice - 1}, exam questions "
-                             f"{args.practice}-{args.practice + args.exam - 1}"),
+        "train_slice": train_slice(manifest, args.practice, args.exam),
         "test_slices": {"gsm8k": f"test questions {args.test_offset}-{args.test_offset + args.test_limit - 1}",
                         **({args.qa: f"first {args.qa_limit} evaluation questions"} if args.qa_limit > 0 else {})},
         "seconds": times, "pipeline_stages": {k: {"seconds": v.get("seconds"), "figures": v.get("figures")}
@@ -114,6 +112,17 @@ def main() -> None:
     (args.out / f"{args.report}.json").write_text(json.dumps({"info": info, "results": results}, indent=2) + "\n")
     (args.out / f"{args.report}.md").write_text(render(info, results))
     print(render(info, results))
+
+
+def train_slice(manifest: dict, practice: int, exam: int) -> str:
+    """The GSM8K training questions the pipeline's finished stages used."""
+    done = {k for k, v in manifest["stages"].items() if v.get("status") == "done"}
+    practised = "practice" in done
+    parts = [f"practice questions 0-{practice - 1}"] if practised else []
+    if "exam" in done:
+        start = practice if practised else 0
+        parts.append(f"exam questions {start}-{start + exam - 1}")
+    return "GSM8K train: " + (", ".join(parts) or "none") + ("" if practised else " (no self-practice)")
 
 
 def _registered(manifest: dict, stage: str) -> str | None:

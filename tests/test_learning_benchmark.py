@@ -48,3 +48,13 @@ def test_the_stage_table_opens_the_probe_figures_kept_per_model(learning):
                 "base": {"n": 273, "heldout_auroc": 0.51644, "l2_cv_auroc": {"0.1": 0.52}}}}}}
     lines = learning.render(info, {}).splitlines()
     assert "| probe | 204.0 | base.n=273, base.heldout_auroc=0.516 |" in lines
+
+
+def test_the_training_slice_names_only_the_stages_that_ran(learning):
+    done = {"status": "done"}
+    assert learning.train_slice({"stages": {"practice": done, "practice-train": done}}, 24, 30) == \
+        "GSM8K train: practice questions 0-23"
+    assert learning.train_slice({"stages": {"practice": done, "exam": done}}, 24, 30) == \
+        "GSM8K train: practice questions 0-23, exam questions 24-53"
+    assert learning.train_slice({"stages": {"exam": done, "practice": {"status": "failed"}}}, 24, 100) == \
+        "GSM8K train: exam questions 0-99 (no self-practice)"

@@ -224,7 +224,9 @@ def render(info: dict, results: dict) -> str:
         for config, c in data["curves"].items():
             lines.append(f"| {config} | {_num(c['apgr'])} | {_pct(c['share_for_50'])} | {_pct(c['share_for_80'])} |")
     lines += ["", "APGR and shares are measured against the base local agent's and the cloud agent's "
-              "accuracy on the same slice.", "", f"Wall time of this invocation (s; a resumed run counts only what it ran): {json.dumps(info['seconds'])}", ""]
+              "accuracy on the same slice.", "",
+              f"Wall time of this invocation (s; a resumed run counts only what it ran): {json.dumps(info['seconds'])}",
+              ""]
     return "\n".join(lines)
 
 

@@ -49,32 +49,34 @@ def main() -> None:
             x = np.vstack([probe_features(solver.local, s) for s in steps])
         if args.features is not None:
             np.savez_compressed(args.features, x=x)
+    feature_seconds = round(time.perf_counter() - started, 1)
     y = np.array([s.wrong for s in steps])
     groups = [s.sample_id for s in steps]
     questions = list(dict.fromkeys(groups))
     by_size = {}
     for k in sorted({min(n, len(questions)) for n in (16, 33, 66, len(questions))}):
         keep = np.isin(groups, questions[:k])
-        by_size[k] = _nested(fit_probe_on_features, x[keep], y[keep], [g for g, m in zip(groups, keep) if m])
+        by_size[k] = _nested(x[keep], y[keep], [g for g, m in zip(groups, keep) if m])
     finish = np.array([parse_step(s.step_text, s.family).action.tool == "finish" for s in steps])
     figures = {
         "steps": str(args.steps), "local": args.local, "n": len(y), "wrong": int(y.sum()),
-        "questions": len(set(groups)), "feature_seconds": round(time.perf_counter() - started, 1),
+        "questions": len(set(groups)), "feature_seconds": feature_seconds,
         "per_step_folds_auroc_l2_10": auroc(cross_validate(x, y, l2=10.0).tolist(), y.tolist()),
         "grouped_folds_auroc_l2_10": auroc(cross_validate(x, y, l2=10.0, groups=groups).tolist(), y.tolist()),
         "nested_grouped": fit_probe_on_features(x, y, groups).figures,
         "nested_grouped_by_training_questions": by_size,
-        "finish_steps_only": _nested(fit_probe_on_features, x[finish], y[finish],
-                                     [g for g, m in zip(groups, finish) if m]),
+        "finish_steps_only": _nested(x[finish], y[finish], [g for g, m in zip(groups, finish) if m]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures, indent=2))
 
 
-def _nested(fit, x, y, groups) -> dict:
+def _nested(x, y, groups) -> dict:
     """Steps, wrong steps, questions and the nested grouped held-out AUROC of a probe fitted on them."""
-    figures = fit(x, y, groups).figures
+    from adaswitch.learning.probe import fit_probe_on_features
+
+    figures = fit_probe_on_features(x, y, groups).figures
     return {"n": len(y), "wrong": int(y.sum()), "questions": len(set(groups)),
             "heldout_auroc": figures["heldout_auroc"], "l2": figures["l2"]}
 

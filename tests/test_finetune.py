@@ -4,6 +4,7 @@ fine-tuning of the tiny SmolLM2-135M (exported to GGUF and read back through lla
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -109,6 +110,22 @@ def test_settings_are_checked_and_round_trip():
     assert FinetuneSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
 
 
+def test_bf16_is_chosen_where_it_speeds_training(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from adaswitch.learning.finetune import bf16_helps
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert bf16_helps() is True
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert bf16_helps() is False
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert bf16_helps() is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert bf16_helps() is False
+
+
 def test_no_records_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no training records"):
         finetune("smollm2-135m", [], tmp_path / "out")
@@ -193,8 +210,9 @@ def lora_run(smol_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("lora")
     records = out / "records.jsonl"
     write_jsonl(records, WRONG_STEPS)
+    # bf16 "on" whatever the machine: transformers once refused bf16 on a CPU unless told to use it
     settings = FinetuneSettings(max_steps=8, batch_size=4, learning_rate=1e-3, lora_r=8, lora_alpha=16,
-                                lora_dropout=0.0, max_length=256)
+                                lora_dropout=0.0, max_length=256, bf16="on")
     result = finetune("smollm2-135m", records, out / "run", settings, progress=False)
     gguf = export_gguf(result.out_dir, out / "judged.gguf", "q4_k_m")
     return result, gguf
@@ -213,6 +231,9 @@ def test_lora_moves_the_judgment_toward_wrong(smol_path, lora_run, tmp_path, mon
     assert (result.model_dir / "config.json").is_file() and (result.model_dir / "tokenizer.json").is_file()
     written = json.loads((result.out_dir / "finetune.json").read_text())
     assert written["steps"] == 8 and written["settings"]["method"] == "lora" and written["peak_rss_mb"] > 0
+    assert written["bf16"] is True
+    assert len(written["step_seconds"]) == 8 and all(t > 0 for t in written["step_seconds"])
+    assert written["median_step_seconds"] == pytest.approx(statistics.median(written["step_seconds"]), abs=0.01)
 
     before = _p_wrong(smol_path, HELD_OUT)
     # the registered name resolves like an embedded one, through the ordinary backend spec
@@ -235,8 +256,9 @@ def test_full_finetuning_continues_from_a_trained_model(lora_run, tmp_path):
     result, _ = lora_run
     right = [judged(a, b, a + b, " right") for a, b in [(2, 3), (7, 5), (10, 4), (6, 6)]]
     settings = FinetuneSettings(method="full", max_steps=3, batch_size=4, learning_rate=1e-4,
-                                gradient_checkpointing=False, max_length=256)
+                                gradient_checkpointing=False, max_length=256, bf16="off")
     full = finetune(result.out_dir, right, tmp_path / "full", settings, progress=False)
+    assert full.bf16 is False and full.to_json()["bf16"] is False
     assert full.adapter_dir is None and not (tmp_path / "full" / "adapter").exists()
     assert full.base_path == str(result.model_dir)
     assert full.steps == 3 and full.losses[-1] < full.losses[0]

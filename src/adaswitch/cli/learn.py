@@ -38,6 +38,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True),
     click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True),
     click.option("--max-length", type=click.IntRange(64), default=1536, show_default=True),
+    click.option("--bf16", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="bf16 autocast while training; auto: on a bf16 GPU or a CPU with AMX."),
     click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True),
     click.option("--probe-for", default="base", show_default=True,
                  help="Comma-separated frozen local models to fit the probe for: base, practised, reflected."),

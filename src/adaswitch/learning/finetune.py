@@ -24,6 +24,7 @@ import json
 import logging
 import resource
 import shutil
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -66,7 +67,7 @@ class FinetuneSettings:
     """``truncate``: cut the prompt from the left (keeping a leading BOS); ``drop``: skip the record.
     A record whose completion alone does not fit is always dropped."""
     bf16: Literal["auto", "on", "off"] = "auto"
-    """bf16 autocast; ``auto`` turns it on only on a GPU that supports bf16."""
+    """bf16 autocast; ``auto`` turns it on where it speeds training (see :func:`bf16_helps`)."""
     gradient_checkpointing: bool = True
     seed: int = 0
     threads: int | None = None
@@ -137,6 +138,8 @@ class FinetuneResult:
     steps: int
     losses: list[float]
     """Training loss at each logged optimiser step."""
+    step_seconds: list[float]
+    """Wall time of each optimiser step (gradient accumulation included)."""
     seconds: float
     """Training time (the optimiser loop)."""
     total_seconds: float
@@ -144,6 +147,8 @@ class FinetuneResult:
     peak_rss_mb: float
     """Peak resident memory of this process so far."""
     device: str
+    bf16: bool = False
+    """Whether bf16 autocast was on."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,11 +161,14 @@ class FinetuneResult:
             "counts": asdict(self.counts),
             "steps": self.steps,
             "losses": self.losses,
+            "step_seconds": [round(t, 3) for t in self.step_seconds],
+            "median_step_seconds": round(statistics.median(self.step_seconds), 3) if self.step_seconds else None,
             "seconds": round(self.seconds, 3),
             "seconds_per_step": round(self.seconds / self.steps, 3) if self.steps else None,
             "total_seconds": round(self.total_seconds, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "device": self.device,
+            "bf16": self.bf16,
             "versions": _versions(),
         }
 
@@ -215,6 +223,18 @@ def load_base(base: str | Path) -> LoadedBase:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
     return LoadedBase(model=model, tokenizer=tokenizer, template=template_for(tokenizer), path=path)
+
+
+def bf16_helps() -> bool:
+    """Whether bf16 autocast speeds training here: a GPU that supports bf16, or a CPU with AMX
+    tiles (measured on one, ``benchmarks/finetune_speed.py``: a 0.5B LoRA step of 4 records of about
+    900 tokens takes 64 s instead of 110 s, median)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private; absent in some builds
+    return bool(amx and amx())
 
 
 def template_for(tokenizer: Any) -> ChatTemplate:
@@ -343,8 +363,10 @@ def finetune(
     result = FinetuneResult(
         out_dir=out_dir, model_dir=model_dir, adapter_dir=adapter_dir, base=str(base),
         base_path=str(loaded.path), settings=settings, counts=counts, steps=int(trainer.state.global_step),
-        losses=losses, seconds=seconds, total_seconds=time.perf_counter() - start,
+        losses=losses, step_seconds=_step_seconds(trainer), seconds=seconds,
+        total_seconds=time.perf_counter() - start,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, device=str(trainer.args.device),
+        bf16=bool(trainer.args.bf16),
     )
     if trainer.accelerator.is_main_process:
         (out_dir / "finetune.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
@@ -398,9 +420,8 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
     from trl import SFTConfig, SFTTrainer
 
     set_seed(settings.seed)
-    bf16 = settings.bf16 == "on" or (
-        settings.bf16 == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    )
+    gpu = torch.cuda.is_available()
+    bf16 = settings.bf16 == "on" or (settings.bf16 == "auto" and bf16_helps())
     args = SFTConfig(
         output_dir=str(out_dir / "checkpoints"),
         per_device_train_batch_size=settings.batch_size,
@@ -409,6 +430,8 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps or -1,
         bf16=bf16,
+        # transformers refuses bf16 without a GPU unless told that the CPU is meant
+        use_cpu=bf16 and not gpu,
         activation_checkpointing=settings.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
         seed=settings.seed,
@@ -441,7 +464,33 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
     )
     if not progress:
         trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(_step_timer())
     return trainer
+
+
+def _step_timer() -> Any:
+    """A Trainer callback that keeps the wall time of every optimiser step in ``step_seconds``."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.step_seconds: list[float] = []
+            self._begun = 0.0
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._begun = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.step_seconds.append(time.perf_counter() - self._begun)
+
+    return StepTimer()
+
+
+def _step_seconds(trainer: Any) -> list[float]:
+    for callback in trainer.callback_handler.callbacks:
+        if hasattr(callback, "step_seconds"):
+            return list(callback.step_seconds)
+    return []
 
 
 def _save(trainer: Any, tokenizer: Any, out_dir: Path, settings: FinetuneSettings) -> tuple[Path, Path | None]:

@@ -57,6 +57,8 @@ class PipelineSettings:
     batch_size: int = 4
     max_length: int = 1536
     method: str = "lora"
+    bf16: str = "auto"
+    """bf16 autocast while training: "auto" (where it speeds training), "on" or "off"."""
     quant: str = "q4_k_m"
     probe_for: tuple[str, ...] = ("base",)
     """Frozen local models to fit the probe for: "base", "practised", "reflected"."""
@@ -207,7 +209,7 @@ class Pipeline:
         settings = FinetuneSettings(
             method=self.s.method, epochs=epochs, max_steps=self.s.max_train_steps, learning_rate=self.s.learning_rate,
             lora_r=self.s.lora_r, lora_alpha=2 * self.s.lora_r, batch_size=self.s.batch_size,
-            max_length=self.s.max_length,
+            max_length=self.s.max_length, bf16=self.s.bf16,
         )
         train_dir = out_dir / "train"
         if (train_dir / "finetune.json").exists():  # trained before the export failed or the run was killed
@@ -220,7 +222,8 @@ class Pipeline:
             "settings": asdict(settings), "pipeline": str(self.work),
         }, replace=True)
         figures = {k: v for k, v in result.items() if k in ("steps", "losses", "seconds", "total_seconds",
-                                                             "peak_rss_mb", "counts", "device", "seconds_per_step")}
+                                                             "peak_rss_mb", "counts", "device", "seconds_per_step",
+                                                             "median_step_seconds", "bf16")}
         outputs = {"model_dir": str(result["model_dir"]), "gguf": str(registered), "registered_as": register_as}
         return {"base": str(base), "records": str(records)}, outputs, figures
 

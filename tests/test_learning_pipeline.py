@@ -74,3 +74,29 @@ def test_a_resumed_exam_runs_only_the_missing_questions(tmp_path):
     assert _invoke(args).exit_code == 0
     rows = Journal(journal).rows()
     assert [r["sample_id"] for r in rows] == [json.loads(first[0])["sample_id"], json.loads(first[1])["sample_id"]]
+
+
+def test_bf16_and_an_uncapped_step_count_reach_the_fine_tuning_settings(tmp_path, monkeypatch):
+    import adaswitch.learning.finetune as finetune_module
+
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    options = [str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}", "--skip-practice",
+               "--exam-questions", "2", "--no-progress", "--bf16", "off"]
+    assert _invoke(["learn", "exam", *options]).exit_code == 0
+    args = ["learn", "reflect", *options]
+    seen = []
+
+    def refuse(base, records, out_dir, settings, progress=True, overwrite=False):
+        seen.append(settings)
+        raise RuntimeError("training is not what this test runs")
+
+    monkeypatch.setattr(finetune_module, "finetune", refuse)
+    result = CliRunner().invoke(cli, args)
+    assert isinstance(result.exception, RuntimeError)
+    assert [(s.bf16, s.max_steps, s.epochs) for s in seen] == [("off", None, 2.0)]  # no cap: the epochs decide
+    manifest = json.loads((work / "pipeline.json").read_text())
+    assert manifest["settings"]["bf16"] == "off" and manifest["stages"]["reflect-train"]["status"] == "failed"
+
+    bad = CliRunner().invoke(cli, args[:-1] + ["sideways"])
+    assert bad.exit_code == 2 and "sideways" in bad.output

@@ -207,7 +207,8 @@ class Pipeline:
 
         out_dir = self.work / stage
         settings = FinetuneSettings(
-            method=self.s.method, epochs=epochs, max_steps=self.s.max_train_steps, learning_rate=self.s.learning_rate,
+            method=self.s.method, epochs=epochs, learning_rate=self.s.learning_rate,
+            max_steps=self.s.max_train_steps if self.s.max_train_steps > 0 else None,  # -1: the epochs decide
             lora_r=self.s.lora_r, lora_alpha=2 * self.s.lora_r, batch_size=self.s.batch_size,
             max_length=self.s.max_length, bf16=self.s.bf16,
         )

@@ -48,6 +48,8 @@ def train_one(records: Path, base: str, n_records: int, steps: int, config: str,
 
 
 def main() -> None:
+    from adaswitch.learning.finetune import FinetuneSettings
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path, help="SFT records (JSONL), e.g. an exam's records.jsonl")
     parser.add_argument("--base", default="qwen2.5-coder-0.5b")
@@ -79,7 +81,7 @@ def main() -> None:
     report = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
-        "base": args.base, "records": str(args.records), "n_records": args.n_records, "batch_size": 4,
+        "base": args.base, "records": str(args.records), "n_records": args.n_records, "batch_size": FinetuneSettings().batch_size,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -354,6 +354,8 @@ def finetune(
             log.warning("records: %d truncated, %d dropped as too long, %d dropped as empty (of %d)",
                         counts.truncated, counts.dropped_overlong, counts.dropped_empty, counts.records)
         trainer = _make_trainer(loaded, examples, out_dir, settings, progress)
+        timer = _step_timer()
+        trainer.add_callback(timer)
         train_start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - train_start
@@ -363,7 +365,7 @@ def finetune(
     result = FinetuneResult(
         out_dir=out_dir, model_dir=model_dir, adapter_dir=adapter_dir, base=str(base),
         base_path=str(loaded.path), settings=settings, counts=counts, steps=int(trainer.state.global_step),
-        losses=losses, step_seconds=_step_seconds(trainer), seconds=seconds,
+        losses=losses, step_seconds=list(timer.step_seconds), seconds=seconds,
         total_seconds=time.perf_counter() - start,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, device=str(trainer.args.device),
         bf16=bool(trainer.args.bf16),
@@ -464,7 +466,6 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
     )
     if not progress:
         trainer.remove_callback(PrinterCallback)
-    trainer.add_callback(_step_timer())
     return trainer
 
 
@@ -484,13 +485,6 @@ def _step_timer() -> Any:
             self.step_seconds.append(time.perf_counter() - self._begun)
 
     return StepTimer()
-
-
-def _step_seconds(trainer: Any) -> list[float]:
-    for callback in trainer.callback_handler.callbacks:
-        if hasattr(callback, "step_seconds"):
-            return list(callback.step_seconds)
-    return []
 
 
 def _save(trainer: Any, tokenizer: Any, out_dir: Path, settings: FinetuneSettings) -> tuple[Path, Path | None]:

@@ -7,6 +7,7 @@ import json
 import statistics
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -15,9 +16,13 @@ from adaswitch.chat_template import ChatTemplate
 from adaswitch.embedded import EmbeddedModelError, resolve_model
 from adaswitch.learning.finetune import (
     IGNORE_INDEX,
+    RUN_IDENTITY,
+    CheckpointMismatch,
     FinetuneSettings,
     LearnExtraMissing,
+    TrainingInterrupted,
     finetune,
+    latest_checkpoint,
     prepare_examples,
     render_record_prompt,
     require_learn_extra,
@@ -108,6 +113,45 @@ def test_settings_are_checked_and_round_trip():
     assert FinetuneSettings().lr == 2e-4 and FinetuneSettings(method="full").lr == 2e-5
     settings = FinetuneSettings(target_modules=["q_proj", "v_proj"], max_steps=3)
     assert FinetuneSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        FinetuneSettings(checkpoint_every=-1)
+    # how often a run is saved, or on how many threads, does not change what it trains
+    assert FinetuneSettings(checkpoint_every=0, threads=1).training_json() == FinetuneSettings().training_json()
+    assert FinetuneSettings(max_steps=4).training_json() != FinetuneSettings().training_json()
+
+
+def _checkpoint(root, step, state="complete"):
+    path = root / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    (path / "adapter_model.safetensors").write_bytes(b"weights")
+    if state == "complete":
+        (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    elif state == "torn":
+        (path / "trainer_state.json").write_text('{"global_st')
+    return path
+
+
+def test_the_latest_complete_checkpoint_is_chosen_and_incomplete_ones_are_removed(tmp_path):
+    root = tmp_path / "checkpoints"
+    assert latest_checkpoint(root) is None
+    _checkpoint(root, 10)
+    chosen = _checkpoint(root, 20)
+    torn = _checkpoint(root, 30, "torn")  # killed while the Trainer wrote its state
+    unsaved = _checkpoint(root, 40, "no state")  # killed before
+    (root / "checkpoint-notes").mkdir()
+    identity = {"base": "m.gguf", "examples": "8 examples, sha256 ab", "learning_rate": 1e-3}
+    (root / RUN_IDENTITY).write_text(json.dumps(identity))
+    assert latest_checkpoint(root, identity) == chosen
+    assert torn.exists() and unsaved.exists()  # a run may be writing them: only its resumption removes them
+    assert latest_checkpoint(root, identity, remove_incomplete=True) == chosen
+    assert not torn.exists() and not unsaved.exists() and (root / "checkpoint-10").exists()
+
+    with pytest.raises(CheckpointMismatch, match="examples, learning_rate"):
+        latest_checkpoint(root, identity | {"examples": "9 examples, sha256 cd", "learning_rate": 2e-3})
+    (root / RUN_IDENTITY).unlink()  # checkpoints nobody recorded are not resumed either
+    with pytest.raises(CheckpointMismatch):
+        latest_checkpoint(root, identity)
+    assert latest_checkpoint(root) == chosen
 
 
 def test_bf16_is_chosen_where_it_speeds_training(monkeypatch):
@@ -269,3 +313,54 @@ def test_full_finetuning_continues_from_a_trained_model(lora_run, tmp_path):
         assert (a.get_tensor(name) - b.get_tensor(name)).abs().max() > 0
     with pytest.raises(FileExistsError):
         finetune(result.out_dir, right, tmp_path / "full", settings, progress=False)
+
+
+def _stop_at(step, how):
+    """A Trainer callback that stops training as a kill (an exception) or a Ctrl-C (SIGINT) would."""
+    import os
+    import signal
+
+    from transformers import TrainerCallback
+
+    class Stop(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if how == "signal" and state.global_step + 1 == step:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if how == "kill" and state.global_step == step:
+                raise RuntimeError("killed")
+
+    return Stop()
+
+
+@pytest.mark.realmodel
+def test_a_stopped_training_resumes_from_its_checkpoint_as_if_never_stopped(smol_path, tmp_path):
+    # dropout on: a resumed run must also restore the random state to match the straight run
+    settings = FinetuneSettings(max_steps=6, batch_size=2, learning_rate=1e-3, lora_r=8, lora_alpha=16,
+                                lora_dropout=0.1, max_length=256, bf16="off", checkpoint_every=2)
+    straight = finetune("smollm2-135m", WRONG_STEPS, tmp_path / "straight", settings, progress=False)
+    assert straight.resumed_at == [] and not (tmp_path / "straight" / "checkpoints").exists()
+
+    out = tmp_path / "stopped"
+    with pytest.raises(RuntimeError, match="killed"):  # killed at step 3: the step-2 checkpoint is left
+        finetune("smollm2-135m", WRONG_STEPS, out, settings, progress=False, callbacks=[_stop_at(3, "kill")])
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2"]
+    with pytest.raises(CheckpointMismatch, match="learning_rate"):
+        finetune("smollm2-135m", WRONG_STEPS, out, replace(settings, learning_rate=2e-3), progress=False)
+
+    # Ctrl-C during step 5: that step finishes and is saved, then the run stops
+    with pytest.raises(TrainingInterrupted, match="step 5 of 6"):
+        finetune("smollm2-135m", WRONG_STEPS, out, settings, progress=False, callbacks=[_stop_at(5, "signal")])
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-5"]
+    assert not (out / "finetune.json").exists() and not (out / "model").exists()
+    import signal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers given back
+
+    resumed = finetune("smollm2-135m", WRONG_STEPS, out, replace(settings, checkpoint_every=0), progress=False)
+    assert resumed.resumed_at == [2, 5] and resumed.steps == 6
+    assert resumed.losses == pytest.approx(straight.losses, rel=1e-4)
+    assert len(resumed.step_seconds) == 6 and all(t > 0 for t in resumed.step_seconds)
+    assert not (out / "checkpoints").exists()
+    written = json.loads((out / "finetune.json").read_text())
+    assert written["resumed_at"] == [2, 5] and written["steps"] == 6

@@ -100,3 +100,74 @@ def test_bf16_and_an_uncapped_step_count_reach_the_fine_tuning_settings(tmp_path
 
     bad = CliRunner().invoke(cli, args[:-1] + ["sideways"])
     assert bad.exit_code == 2 and "sideways" in bad.output
+
+
+def test_a_training_stopped_by_a_signal_is_recorded_as_stopped_and_says_how_to_resume(tmp_path, monkeypatch):
+    import adaswitch.learning.finetune as finetune_module
+
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    options = [str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}", "--skip-practice",
+               "--exam-questions", "2", "--no-progress", "--checkpoint-every", "5"]
+    assert _invoke(["learn", "exam", *options]).exit_code == 0
+    seen = []
+
+    def stopped(base, records, out_dir, settings, progress=True, overwrite=False):
+        seen.append(settings)
+        raise finetune_module.TrainingInterrupted("training stopped by a signal at step 5 of 9; run it again")
+
+    monkeypatch.setattr(finetune_module, "finetune", stopped)
+    result = CliRunner().invoke(cli, ["learn", "reflect", *options])
+    assert result.exit_code == 130
+    assert "stopped: training stopped by a signal at step 5" in result.output
+    assert [s.checkpoint_every for s in seen] == [5]
+    entry = json.loads((work / "pipeline.json").read_text())["stages"]["reflect-train"]
+    assert entry["status"] == "stopped" and "step 5 of 9" in entry["error"]
+
+
+def test_the_step_cap_binds_a_finished_training_but_not_an_exam_without_practice(tmp_path):
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    options = [str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}", "--skip-practice",
+               "--exam-questions", "1", "--no-progress"]
+    assert _invoke(["learn", "exam", *options, "--max-train-steps", "5"]).exit_code == 0
+    # the base model sat the exam: a longer training on the same exam reuses it
+    assert _invoke(["learn", "exam", *options, "--max-train-steps", "7"]).exit_code == 0
+
+    manifest = json.loads((work / "pipeline.json").read_text())
+    manifest["stages"]["reflect-train"] = {"status": "done"}  # as if trained with a cap of 7
+    (work / "pipeline.json").write_text(json.dumps(manifest))
+    refused = CliRunner().invoke(cli, ["learn", "exam", *options, "--max-train-steps", "9"])
+    assert refused.exit_code != 0 and "max_train_steps" in refused.output
+
+
+def test_status_shows_each_stage_and_how_far_an_unfinished_training_got(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    local, cloud = _scripts(tmp_path)
+    work = tmp_path / "work"
+    assert _invoke(["learn", "exam", str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}",
+                    "--skip-practice", "--exam-questions", "1", "--no-progress"]).exit_code == 0
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    manifest = json.loads((work / "pipeline.json").read_text())
+    manifest["stages"]["reflect-train"] = {"status": "running", "pid": int(gone.stdout), "host": socket.gethostname()}
+    (work / "pipeline.json").write_text(json.dumps(manifest))
+    checkpoints = work / "reflect" / "train" / "checkpoints"
+    for step, loss in ((10, 0.9), (20, 0.357)):
+        (checkpoints / f"checkpoint-{step}").mkdir(parents=True)
+        (checkpoints / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps(
+            {"global_step": step, "max_steps": 228, "log_history": [{"loss": 1.5}, {"loss": loss}]}))
+    (checkpoints / "checkpoint-30").mkdir()  # being written: no state yet, and left alone
+
+    result = _invoke(["learn", "status", str(work)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split()[:2] == ["exam", "done"]
+    assert lines[1].startswith("reflect-train   running")
+    assert "process is gone" in lines[1] and "checkpoint at step 20 of 228, loss 0.357" in lines[1]
+    assert (checkpoints / "checkpoint-30").exists()
+
+    missing = CliRunner().invoke(cli, ["learn", "status", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "no pipeline.json" in missing.output

@@ -40,6 +40,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--max-length", type=click.IntRange(64), default=1536, show_default=True),
     click.option("--bf16", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                  help="bf16 autocast while training; auto: on a bf16 GPU or a CPU with AMX."),
+    click.option("--checkpoint-every", type=click.IntRange(0), default=10, show_default=True,
+                 help="Save a training checkpoint every N optimiser steps; a rerun resumes from it (0: never)."),
     click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True),
     click.option("--probe-for", default="base", show_default=True,
                  help="Comma-separated frozen local models to fit the probe for: base, practised, reflected."),
@@ -60,7 +62,9 @@ def learn() -> None:
     """Teach the local agent when it is wrong: self-practice, examination, reflective learning.
 
     Every command takes the same WORK_DIR and options; the stages record their inputs, outputs,
-    times and figures in WORK_DIR/pipeline.json, and a rerun resumes where a run stopped.
+    times and figures in WORK_DIR/pipeline.json, and a rerun resumes where a run stopped: the
+    generating stages question by question, training from its latest checkpoint. Ctrl-C while
+    training finishes the optimiser step, saves a checkpoint and stops (press it twice to stop at once).
     """
 
 
@@ -104,9 +108,36 @@ def probe(**options: Any) -> None:
     _run(("probe",), options)
 
 
+@learn.command("status")
+@click.argument("work_dir", type=click.Path(file_okay=False, path_type=Path))
+def status(work_dir: Path) -> None:
+    """Where a pipeline run stands (safe while it runs): each stage's status and time, and how far
+    an unfinished training got (its latest checkpoint)."""
+    from adaswitch.learning.pipeline import pipeline_status
+
+    try:
+        rows = pipeline_status(work_dir)
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from None
+    for row in rows:
+        line = f"{row['stage']:<15} {row['status'] or '?':<8}"
+        if row.get("seconds") is not None:
+            line += f" {row['seconds']:>8.0f} s"
+        if "alive" in row:
+            line += "  (its process is running)" if row["alive"] else "  (its process is gone: rerun to resume)"
+        checkpoint = row.get("checkpoint")
+        if checkpoint:
+            loss = f", loss {checkpoint['loss']:.3f}" if checkpoint.get("loss") is not None else ""
+            line += f"  checkpoint at step {checkpoint['step']} of {checkpoint['max_steps']}{loss}"
+        if row.get("error") and row["status"] != "running":
+            line += f"\n{'':<16}{row['error']}"
+        click.echo(line)
+
+
 def _run(stages: tuple[str, ...], options: dict[str, Any]) -> None:
     import json
 
+    from adaswitch.learning.finetune import CheckpointMismatch, TrainingInterrupted
     from adaswitch.learning.pipeline import Pipeline, PipelineMismatch, PipelineSettings
 
     force, progress = options.pop("force"), options.pop("progress")
@@ -116,7 +147,13 @@ def _run(stages: tuple[str, ...], options: dict[str, Any]) -> None:
         pipeline = Pipeline(settings, progress=_tqdm if progress else None)
     except PipelineMismatch as err:
         raise click.ClickException(str(err)) from None
-    manifest = pipeline.run(stages, force=force)
+    try:
+        manifest = pipeline.run(stages, force=force)
+    except TrainingInterrupted as err:
+        click.echo(f"stopped: {err}", err=True)
+        raise click.exceptions.Exit(130) from None
+    except CheckpointMismatch as err:
+        raise click.ClickException(str(err)) from None
     for stage, entry in manifest["stages"].items():
         figures = json.dumps(entry.get("figures", {}), default=str)
         click.echo(f"{stage}: {entry['status']} in {entry.get('seconds', '?')} s  {figures[:300]}")

@@ -11,6 +11,11 @@ trainer builds the labels from the mask (``completion_only_loss``): prompt token
 not hand TRL prompt/completion strings because it would then append EOS to every completion and
 tokenise with its own rules instead of the inference-time ones.
 
+A run saves a checkpoint (LoRA adapter or weights, optimiser, scheduler, random states) every
+``checkpoint_every`` optimiser steps under ``OUT/checkpoints/``; calling :func:`finetune` again on
+the same output directory, base, records and settings resumes from the latest complete one, so a
+killed run loses at most the steps since it. The checkpoints are removed once the model is saved.
+
 Nothing here picks a device: the Trainer (through accelerate) trains on a GPU when there is one.
 torch, transformers, trl, peft and datasets come from the ``learn`` extra and are imported only
 when a function here runs.
@@ -19,15 +24,18 @@ when a function here runs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import logging
+import os
+import re
 import resource
 import shutil
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +80,8 @@ class FinetuneSettings:
     seed: int = 0
     threads: int | None = None
     """torch CPU threads while training; None leaves torch's default."""
+    checkpoint_every: int = 10
+    """Save a resumable checkpoint every this many optimiser steps; 0: never (a killed run starts over)."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -86,6 +96,7 @@ class FinetuneSettings:
             (self.overlong in ("truncate", "drop"), f"overlong must be 'truncate' or 'drop', not {self.overlong!r}"),
             (self.bf16 in ("auto", "on", "off"), f"bf16 must be 'auto', 'on' or 'off', not {self.bf16!r}"),
             (self.threads is None or self.threads > 0, "threads must be positive"),
+            (self.checkpoint_every >= 0, "checkpoint_every must be 0 (never) or positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -108,6 +119,16 @@ class FinetuneSettings:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FinetuneSettings:
         return cls(**data)
+
+    def training_json(self) -> dict[str, Any]:
+        """The settings that decide what is trained (not how often it is saved or on how many threads)."""
+        data = self.to_json()
+        for key in _NOT_TRAINING:
+            data.pop(key)
+        return data
+
+
+_NOT_TRAINING = ("threads", "checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -141,7 +162,8 @@ class FinetuneResult:
     step_seconds: list[float]
     """Wall time of each optimiser step (gradient accumulation included)."""
     seconds: float
-    """Training time (the optimiser loop)."""
+    """Training time (the optimiser loop), summed over the sittings of a resumed run up to the
+    checkpoints they resumed from."""
     total_seconds: float
     """Loading, preparing, training and saving."""
     peak_rss_mb: float
@@ -149,6 +171,8 @@ class FinetuneResult:
     device: str
     bf16: bool = False
     """Whether bf16 autocast was on."""
+    resumed_at: list[int] = field(default_factory=list)
+    """The optimiser steps at which training resumed from a checkpoint (empty: one sitting)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,6 +193,7 @@ class FinetuneResult:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "device": self.device,
             "bf16": self.bf16,
+            "resumed_at": self.resumed_at,
             "versions": _versions(),
         }
 
@@ -324,13 +349,21 @@ def finetune(
     *,
     progress: bool = True,
     overwrite: bool = False,
+    callbacks: Sequence[Any] = (),
 ) -> FinetuneResult:
     """Fine-tune ``base`` on ``records`` (a list or a JSONL file) and write to ``out_dir``:
     ``model/`` (the full model, LoRA merged, with its tokenizer), ``adapter/`` (LoRA only) and
     ``finetune.json`` (settings, counts, steps, losses, timings, peak memory).
 
     See :func:`load_base` for what ``base`` may be. An ``out_dir`` that already holds a
-    ``finetune.json`` is an error unless ``overwrite``.
+    ``finetune.json`` is an error unless ``overwrite``. One whose ``checkpoints/`` hold an
+    unfinished run resumes from its latest complete checkpoint when the base, the prepared examples
+    and the training settings are the same, and is a :class:`CheckpointMismatch` otherwise;
+    ``overwrite`` starts over instead. ``callbacks`` are extra transformers ``TrainerCallback``
+    objects.
+
+    A first SIGINT (Ctrl-C) or SIGTERM while training finishes the optimiser step under way, saves
+    a checkpoint and raises :class:`TrainingInterrupted`; a second one stops at once.
     """
     start = time.perf_counter()
     settings = settings or FinetuneSettings()
@@ -341,6 +374,9 @@ def finetune(
     if (out_dir / "finetune.json").exists() and not overwrite:
         raise FileExistsError(f"{out_dir} already holds a fine-tuned model; pass overwrite to replace it")
     require_learn_extra()
+    checkpoints = out_dir / CHECKPOINTS
+    if overwrite and checkpoints.exists():
+        shutil.rmtree(checkpoints)
 
     with _quiet(not progress), _torch_threads(settings.threads):
         loaded = load_base(base)
@@ -353,26 +389,90 @@ def finetune(
         if counts.truncated or counts.dropped_overlong or counts.dropped_empty:
             log.warning("records: %d truncated, %d dropped as too long, %d dropped as empty (of %d)",
                         counts.truncated, counts.dropped_overlong, counts.dropped_empty, counts.records)
+        identity = _run_identity(loaded.path, examples, settings)
+        resume_from = latest_checkpoint(checkpoints, identity, remove_incomplete=True)
         trainer = _make_trainer(loaded, examples, out_dir, settings, progress)
-        timer = _step_timer()
-        trainer.add_callback(timer)
-        train_start = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - train_start
+        timer = _step_timer(_timer_state(resume_from))
+        stopper = _signal_stopper()
+        for callback in (timer, stopper, *callbacks):
+            trainer.add_callback(callback)
+        if trainer.accelerator.is_main_process:
+            checkpoints.mkdir(parents=True, exist_ok=True)
+            _write_json(checkpoints / RUN_IDENTITY, identity)
+        if resume_from is not None:
+            log.info("resuming from %s", resume_from)
+        try:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        finally:
+            stopper.restore()  # also when training fails, when on_train_end is not called
+        if stopper.stopped_at is not None:
+            raise TrainingInterrupted(
+                f"training stopped by a signal at step {stopper.stopped_at} of {trainer.state.max_steps}; "
+                f"its checkpoint is under {checkpoints}: run the same training again to resume")
         model_dir, adapter_dir = _save(trainer, loaded.tokenizer, out_dir, settings)
 
     losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
     result = FinetuneResult(
         out_dir=out_dir, model_dir=model_dir, adapter_dir=adapter_dir, base=str(base),
         base_path=str(loaded.path), settings=settings, counts=counts, steps=int(trainer.state.global_step),
-        losses=losses, step_seconds=list(timer.step_seconds), seconds=seconds,
+        losses=losses, step_seconds=list(timer.step_seconds), seconds=timer.seconds(),
         total_seconds=time.perf_counter() - start,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, device=str(trainer.args.device),
-        bf16=bool(trainer.args.bf16),
+        bf16=bool(trainer.args.bf16), resumed_at=list(timer.resumed_at),
     )
     if trainer.accelerator.is_main_process:
-        (out_dir / "finetune.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        _write_json(out_dir / "finetune.json", result.to_json())
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on a signal after saving a checkpoint it can resume from."""
+
+
+class CheckpointMismatch(ValueError):
+    """The output directory holds checkpoints of a training run with another base, data or settings."""
+
+
+CHECKPOINTS = "checkpoints"
+RUN_IDENTITY = "run.json"
+_CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
+
+
+def latest_checkpoint(
+    checkpoints: Path, identity: dict[str, Any] | None = None, *, remove_incomplete: bool = False
+) -> Path | None:
+    """The latest complete checkpoint under ``checkpoints`` (None when there is none).
+
+    A checkpoint is complete once the Trainer has written its ``trainer_state.json``, the last of
+    its files; ``remove_incomplete`` deletes the others (left by a run killed while saving; never
+    ask for it while a run may be writing one). With ``identity``, the
+    checkpoints must come from a run with that identity (:data:`RUN_IDENTITY`), else
+    :class:`CheckpointMismatch`.
+    """
+    if not checkpoints.is_dir():
+        return None
+    complete: list[tuple[int, Path]] = []
+    for path in checkpoints.iterdir():
+        match = _CHECKPOINT_NAME.fullmatch(path.name)
+        if not (match and path.is_dir()):
+            continue
+        if _readable_json(path / "trainer_state.json") is None:
+            if remove_incomplete:
+                log.warning("removing the incomplete checkpoint %s (the run stopped while saving it)", path)
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        complete.append((int(match.group(1)), path))
+    if not complete:
+        return None
+    if identity is not None:
+        recorded = _readable_json(checkpoints / RUN_IDENTITY)
+        if recorded != identity:
+            differ = sorted(k for k in identity if (recorded or {}).get(k) != identity[k]) or ["the run record"]
+            raise CheckpointMismatch(
+                f"{checkpoints} holds checkpoints of another training run ({', '.join(differ)} differ); "
+                "delete that directory, or pass overwrite, to start over")
+    return max(complete)[1]
 
 
 # -- internals -----------------------------------------------------------------------------
@@ -425,7 +525,7 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
     gpu = torch.cuda.is_available()
     bf16 = settings.bf16 == "on" or (settings.bf16 == "auto" and bf16_helps())
     args = SFTConfig(
-        output_dir=str(out_dir / "checkpoints"),
+        output_dir=str(out_dir / CHECKPOINTS),
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
         learning_rate=settings.lr,
@@ -442,7 +542,9 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
         completion_only_loss=True,
         packing=False,
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps" if settings.checkpoint_every else "no",
+        save_steps=settings.checkpoint_every or 500,
+        save_total_limit=1,
         report_to="none",
         disable_tqdm=not progress,
         dataloader_num_workers=0,
@@ -469,14 +571,31 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
     return trainer
 
 
-def _step_timer() -> Any:
-    """A Trainer callback that keeps the wall time of every optimiser step in ``step_seconds``."""
+def _step_timer(before: dict[str, Any]) -> Any:
+    """A Trainer callback that keeps the wall time of every optimiser step in ``step_seconds`` and
+    the training time in ``seconds()``, carried through checkpoints (``before``: what the
+    checkpoint resumed from had; empty for a fresh run)."""
     from transformers import TrainerCallback
+    from transformers.trainer_callback import ExportableState
 
-    class StepTimer(TrainerCallback):
+    class StepTimer(TrainerCallback, ExportableState):
         def __init__(self) -> None:
-            self.step_seconds: list[float] = []
+            self.step_seconds: list[float] = list(before.get("step_seconds", []))
+            self.resumed_at: list[int] = list(before.get("resumed_at", []))
+            self._seconds_before = float(before.get("seconds", 0.0))
+            self._train_begun: float | None = None
             self._begun = 0.0
+
+        def seconds(self) -> float:
+            running = 0.0 if self._train_begun is None else time.perf_counter() - self._train_begun
+            return self._seconds_before + running
+
+        def state(self) -> dict[str, Any]:
+            return {"args": {}, "attributes": {
+                "step_seconds": self.step_seconds, "resumed_at": self.resumed_at, "seconds": self.seconds()}}
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._train_begun = time.perf_counter()
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self._begun = time.perf_counter()
@@ -485,6 +604,85 @@ def _step_timer() -> Any:
             self.step_seconds.append(time.perf_counter() - self._begun)
 
     return StepTimer()
+
+
+def _signal_stopper() -> Any:
+    """A Trainer callback that, while training, turns the first SIGINT or SIGTERM into "save a
+    checkpoint and stop after this step" (``stopped_at``: that step) and leaves a second one to the
+    handlers from before (outside the main thread, where handlers cannot be set, signals are left
+    alone). It also skips the checkpoint the Trainer would save after the last step."""
+    import signal
+    import threading
+
+    from transformers import TrainerCallback
+
+    class SignalStopper(TrainerCallback):
+        def __init__(self) -> None:
+            self.requested = False
+            self.stopped_at: int | None = None
+            self._previous: dict[int, Any] = {}
+
+        def _handle(self, signum: int, frame: Any) -> None:
+            self.requested = True
+            self.restore()
+            log.warning("%s: stopping after this optimiser step, with a checkpoint; send it again to stop now",
+                        signal.Signals(signum).name)
+
+        def restore(self) -> None:
+            """Give the signals back to the handlers from before."""
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+            self._previous = {}
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if threading.current_thread() is threading.main_thread():
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    self._previous[signum] = signal.signal(signum, self._handle)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step >= state.max_steps:
+                control.should_save = False  # the finished model is saved by finetune(), not as a checkpoint
+            elif self.requested and self.stopped_at is None:
+                self.stopped_at = int(state.global_step)
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.restore()
+
+    return SignalStopper()
+
+
+def _timer_state(checkpoint: Path | None) -> dict[str, Any]:
+    """What the step timer had when ``checkpoint`` was saved, plus the step it resumes at."""
+    if checkpoint is None:
+        return {}
+    state = _readable_json(checkpoint / "trainer_state.json") or {}
+    step = int(state.get("global_step", 0))
+    attributes = dict(state.get("stateful_callbacks", {}).get("StepTimer", {}).get("attributes", {}))
+    attributes["step_seconds"] = list(attributes.get("step_seconds", []))[:step]
+    attributes["resumed_at"] = list(attributes.get("resumed_at", [])) + [step]
+    return attributes
+
+
+def _run_identity(base_path: Path, examples: list[dict[str, list[int]]], settings: FinetuneSettings) -> dict:
+    """What a checkpoint must share with a run that resumes from it."""
+    digest = hashlib.sha256(json.dumps(examples, separators=(",", ":")).encode()).hexdigest()
+    return {"base": str(base_path), "examples": f"{len(examples)} examples, sha256 {digest}",
+            **settings.training_json()}
+
+
+def _readable_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _save(trainer: Any, tokenizer: Any, out_dir: Path, settings: FinetuneSettings) -> tuple[Path, Path | None]:
@@ -501,8 +699,6 @@ def _save(trainer: Any, tokenizer: Any, out_dir: Path, settings: FinetuneSetting
         model.config.use_cache = True
         model.save_pretrained(str(model_dir))
         tokenizer.save_pretrained(str(model_dir))
-        with contextlib.suppress(OSError):
-            (out_dir / "checkpoints").rmdir()  # the Trainer's output_dir: empty with save_strategy="no"
     return model_dir, adapter_dir
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from adaswitch.learning.records import SFTRecord
 
 STAGES = ("practice", "practice-train", "exam", "reflect-train", "probe")
 MANIFEST = "pipeline.json"
+TRAIN_DIRS = {"practice-train": "practice", "reflect-train": "reflect"}
+"""Where each training stage writes (``WORK/<dir>/train`` holds the fine-tuning run)."""
 
 
 @dataclass
@@ -59,6 +62,8 @@ class PipelineSettings:
     method: str = "lora"
     bf16: str = "auto"
     """bf16 autocast while training: "auto" (where it speeds training), "on" or "off"."""
+    checkpoint_every: int = 10
+    """Save a resumable training checkpoint every this many optimiser steps (0: never)."""
     quant: str = "q4_k_m"
     probe_for: tuple[str, ...] = ("base",)
     """Frozen local models to fit the probe for: "base", "practised", "reflected"."""
@@ -78,16 +83,22 @@ class PipelineMismatch(ValueError):
 
 
 _DATA = ("local", "cloud", "benchmark", "split", "offset", "practice_questions", "max_steps", "skip_practice")
-_TRAIN = ("method", "learning_rate", "lora_r", "batch_size", "max_length", "quant")
-STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
-    "practice": _DATA,
-    "practice-train": _DATA + _TRAIN + ("practice_epochs", "name"),
-    "exam": _DATA + _TRAIN + ("practice_epochs", "name", "exam_questions", "max_corrections"),
-    "reflect-train": _DATA + _TRAIN + ("practice_epochs", "name", "exam_questions", "max_corrections",
-                                       "reflect_epochs"),
-    "probe": _DATA + _TRAIN + ("practice_epochs", "name", "exam_questions", "max_corrections", "reflect_epochs"),
-}
-"""The settings each stage's results depend on: a finished stage refuses a rerun that changes them."""
+_TRAIN = ("method", "learning_rate", "lora_r", "batch_size", "max_length", "max_train_steps", "quant")
+_PRACTISED = _TRAIN + ("practice_epochs", "name")
+_EXAM = ("exam_questions", "max_corrections")
+
+
+def stage_settings(stage: str, skip_practice: bool) -> tuple[str, ...]:
+    """The settings a stage's results depend on: a finished stage refuses a rerun that changes them.
+    Without self-practice the exam and the probe do not depend on how a model is trained."""
+    practised = () if skip_practice else _PRACTISED
+    return {
+        "practice": _DATA,
+        "practice-train": _DATA + _PRACTISED,
+        "exam": _DATA + practised + _EXAM,
+        "reflect-train": _DATA + _PRACTISED + _EXAM + ("reflect_epochs",),
+        "probe": _DATA + _PRACTISED + _EXAM + ("reflect_epochs",),
+    }.get(stage, ())
 
 
 ProgressFactory = Callable[[int, str], Any]
@@ -120,14 +131,14 @@ class Pipeline:
         return self.manifest["stages"].get(stage, {}).get("status") == "done"
 
     def _run_stage(self, stage: str) -> None:
-        entry = {"status": "running", "started_at": _now()}
+        entry = {"status": "running", "started_at": _now(), "pid": os.getpid(), "host": socket.gethostname()}
         self.manifest["stages"][stage] = entry
         self._save_manifest()
         started = time.perf_counter()
         try:
             inputs, outputs, figures = getattr(self, "_" + stage.replace("-", "_"))()
         except BaseException as err:
-            entry.update(status="failed", error=f"{type(err).__name__}: {err}",
+            entry.update(status="stopped" if isinstance(err, KeyboardInterrupt) else "failed", error=f"{type(err).__name__}: {err}",
                          seconds=round(time.perf_counter() - started, 1))
             self._save_manifest()
             raise
@@ -153,7 +164,7 @@ class Pipeline:
 
     def _practice_train(self) -> tuple[dict, dict, dict]:
         records = self.work / "practice" / "records.jsonl"
-        return self._train("practice", self.s.local, records, f"{self.s.name}-practised", self.s.practice_epochs)
+        return self._train(TRAIN_DIRS["practice-train"], self.s.local, records, f"{self.s.name}-practised", self.s.practice_epochs)
 
     def _exam(self) -> tuple[dict, dict, dict]:
         from adaswitch.learning.exam import ExamSettings, exam_figures, exam_records, exam_results, labelled_steps, sit_exam
@@ -179,7 +190,7 @@ class Pipeline:
     def _reflect_train(self) -> tuple[dict, dict, dict]:
         records = self.work / "exam" / "records.jsonl"
         base = self.s.local if self.s.skip_practice else self.manifest["stages"]["practice-train"]["outputs"]["model_dir"]
-        return self._train("reflect", base, records, f"{self.s.name}-reflected", self.s.reflect_epochs)
+        return self._train(TRAIN_DIRS["reflect-train"], base, records, f"{self.s.name}-reflected", self.s.reflect_epochs)
 
     def _probe(self) -> tuple[dict, dict, dict]:
         from adaswitch.learning.probe import fit_probe_on_steps
@@ -200,31 +211,31 @@ class Pipeline:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _train(self, stage: str, base: str, records: Path, register_as: str, epochs: float) -> tuple[dict, dict, dict]:
+    def _train(self, directory: str, base: str, records: Path, register_as: str, epochs: float) -> tuple[dict, dict, dict]:
         from adaswitch.learning.export import export_gguf
         from adaswitch.learning.finetune import FinetuneSettings, finetune
         from adaswitch.trained_models import register_trained_model
 
-        out_dir = self.work / stage
+        out_dir = self.work / directory
         settings = FinetuneSettings(
             method=self.s.method, epochs=epochs, learning_rate=self.s.learning_rate,
             max_steps=self.s.max_train_steps if self.s.max_train_steps > 0 else None,  # -1: the epochs decide
             lora_r=self.s.lora_r, lora_alpha=2 * self.s.lora_r, batch_size=self.s.batch_size,
-            max_length=self.s.max_length, bf16=self.s.bf16,
+            max_length=self.s.max_length, bf16=self.s.bf16, checkpoint_every=self.s.checkpoint_every,
         )
-        train_dir = out_dir / "train"
+        train_dir = out_dir / "train"  # a killed training resumes from its latest checkpoint there
         if (train_dir / "finetune.json").exists():  # trained before the export failed or the run was killed
             result = json.loads((train_dir / "finetune.json").read_text(encoding="utf-8"))
         else:
             result = finetune(base, records, train_dir, settings, progress=self.progress is not None).to_json()
         gguf = export_gguf(result["model_dir"], out_dir / "model.gguf", quant=self.s.quant)
         registered = register_trained_model(register_as, gguf, {
-            "base": str(base), "stage": stage, "records": str(records), "quant": self.s.quant,
+            "base": str(base), "stage": directory, "records": str(records), "quant": self.s.quant,
             "settings": asdict(settings), "pipeline": str(self.work),
         }, replace=True)
         figures = {k: v for k, v in result.items() if k in ("steps", "losses", "seconds", "total_seconds",
                                                              "peak_rss_mb", "counts", "device", "seconds_per_step",
-                                                             "median_step_seconds", "bf16")}
+                                                             "median_step_seconds", "bf16", "resumed_at")}
         outputs = {"model_dir": str(result["model_dir"]), "gguf": str(registered), "registered_as": register_as}
         return {"base": str(base), "records": str(records)}, outputs, figures
 
@@ -274,7 +285,7 @@ class Pipeline:
             manifest = json.loads(path.read_text(encoding="utf-8"))
             old = manifest.get("settings", {})
             done = [stage for stage, entry in manifest.get("stages", {}).items() if entry.get("status") == "done"]
-            keys = {k for stage in done for k in STAGE_SETTINGS.get(stage, ())}
+            keys = {k for stage in done for k in stage_settings(stage, bool(old.get("skip_practice")))}
             changed = sorted(k for k in keys if old.get(k) != settings.get(k))
             if changed:
                 raise PipelineMismatch(
@@ -289,6 +300,47 @@ class Pipeline:
         tmp = path.with_name(MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self.manifest, indent=2), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
+    """Where a pipeline run stands, read from its files (it may be running): for each recorded stage
+    its status, time and error; for a stage recorded as running, whether its process is still
+    alive (when run on this host); for an unfinished training stage, its latest checkpoint's step,
+    the step count and the last training loss."""
+    from adaswitch.learning.finetune import CHECKPOINTS, latest_checkpoint
+
+    path = Path(work_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{work_dir} holds no pipeline run (no {MANIFEST})")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for stage in STAGES:
+        entry = manifest.get("stages", {}).get(stage)
+        if entry is None:
+            continue
+        row = {"stage": stage, "status": entry.get("status"), "seconds": entry.get("seconds"),
+               "error": entry.get("error")}
+        if entry.get("status") == "running" and entry.get("pid") and entry.get("host") == socket.gethostname():
+            row["alive"] = _process_alive(int(entry["pid"]))
+        if stage in TRAIN_DIRS and entry.get("status") != "done":
+            checkpoint = latest_checkpoint(Path(work_dir) / TRAIN_DIRS[stage] / "train" / CHECKPOINTS)
+            if checkpoint is not None:
+                state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+                losses = [e["loss"] for e in state.get("log_history", []) if "loss" in e]
+                row["checkpoint"] = {"path": str(checkpoint), "step": state.get("global_step"),
+                                     "max_steps": state.get("max_steps"), "loss": losses[-1] if losses else None}
+        rows.append(row)
+    return rows
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class _NoBar:

@@ -108,7 +108,7 @@ def test_a_training_stopped_by_a_signal_is_recorded_as_stopped_and_says_how_to_r
     local, cloud = _scripts(tmp_path)
     work = tmp_path / "work"
     options = [str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}", "--skip-practice",
-               "--exam-questions", "2", "--no-progress", "--checkpoint-every", "5"]
+               "--exam-questions", "2", "--no-progress", "--checkpoint-every", "5", "--train-threads", "1"]
     assert _invoke(["learn", "exam", *options]).exit_code == 0
     seen = []
 
@@ -120,7 +120,7 @@ def test_a_training_stopped_by_a_signal_is_recorded_as_stopped_and_says_how_to_r
     result = CliRunner().invoke(cli, ["learn", "reflect", *options])
     assert result.exit_code == 130
     assert "stopped: training stopped by a signal at step 5" in result.output
-    assert [s.checkpoint_every for s in seen] == [5]
+    assert [(s.checkpoint_every, s.threads) for s in seen] == [(5, 1)]
     entry = json.loads((work / "pipeline.json").read_text())["stages"]["reflect-train"]
     assert entry["status"] == "stopped" and "step 5 of 9" in entry["error"]
 

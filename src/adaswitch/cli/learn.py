@@ -42,6 +42,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="bf16 autocast while training; auto: on a bf16 GPU or a CPU with AMX."),
     click.option("--checkpoint-every", type=click.IntRange(0), default=10, show_default=True,
                  help="Save a training checkpoint every N optimiser steps; a rerun resumes from it (0: never)."),
+    click.option("--train-threads", type=click.IntRange(1), default=None,
+                 help="CPU threads for training (default: every core)."),
     click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True),
     click.option("--probe-for", default="base", show_default=True,
                  help="Comma-separated frozen local models to fit the probe for: base, practised, reflected."),

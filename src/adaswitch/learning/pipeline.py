@@ -64,6 +64,8 @@ class PipelineSettings:
     """bf16 autocast while training: "auto" (where it speeds training), "on" or "off"."""
     checkpoint_every: int = 10
     """Save a resumable training checkpoint every this many optimiser steps (0: never)."""
+    train_threads: int | None = None
+    """CPU threads for training (None: torch's default, every core)."""
     quant: str = "q4_k_m"
     probe_for: tuple[str, ...] = ("base",)
     """Frozen local models to fit the probe for: "base", "practised", "reflected"."""
@@ -222,6 +224,7 @@ class Pipeline:
             max_steps=self.s.max_train_steps if self.s.max_train_steps > 0 else None,  # -1: the epochs decide
             lora_r=self.s.lora_r, lora_alpha=2 * self.s.lora_r, batch_size=self.s.batch_size,
             max_length=self.s.max_length, bf16=self.s.bf16, checkpoint_every=self.s.checkpoint_every,
+            threads=self.s.train_threads,
         )
         train_dir = out_dir / "train"  # a killed training resumes from its latest checkpoint there
         if (train_dir / "finetune.json").exists():  # trained before the export failed or the run was killed

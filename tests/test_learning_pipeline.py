@@ -150,7 +150,8 @@ def test_status_shows_each_stage_and_how_far_an_unfinished_training_got(tmp_path
     work = tmp_path / "work"
     assert _invoke(["learn", "exam", str(work), "--local", f"fake:{local}", "--cloud", f"fake:{cloud}",
                     "--skip-practice", "--exam-questions", "1", "--no-progress"]).exit_code == 0
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     manifest = json.loads((work / "pipeline.json").read_text())
     manifest["stages"]["reflect-train"] = {"status": "running", "pid": int(gone.stdout), "host": socket.gethostname()}
     (work / "pipeline.json").write_text(json.dumps(manifest))

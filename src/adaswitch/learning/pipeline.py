@@ -20,13 +20,17 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adaswitch.benchmarks import Sample, get_benchmark
 from adaswitch.learning.records import SFTRecord
+
+if TYPE_CHECKING:
+    from adaswitch.solver import Solver
 
 STAGES = ("practice", "practice-train", "exam", "reflect-train", "probe")
 MANIFEST = "pipeline.json"
@@ -169,7 +173,14 @@ class Pipeline:
         return self._train(TRAIN_DIRS["practice-train"], self.s.local, records, f"{self.s.name}-practised", self.s.practice_epochs)
 
     def _exam(self) -> tuple[dict, dict, dict]:
-        from adaswitch.learning.exam import ExamSettings, exam_figures, exam_records, exam_results, labelled_steps, sit_exam
+        from adaswitch.learning.exam import (
+            ExamSettings,
+            exam_figures,
+            exam_records,
+            exam_results,
+            labelled_steps,
+            sit_exam,
+        )
         from adaswitch.learning.records import write_jsonl
 
         start = self.s.offset + (0 if self.s.skip_practice else self.s.practice_questions)
@@ -259,7 +270,7 @@ class Pipeline:
     def _slice(self, offset: int, samples: list[Sample]) -> dict[str, Any]:
         return {"benchmark": self.s.benchmark, "split": self.s.split, "offset": offset, "questions": len(samples)}
 
-    def _solver(self, local: str, cloud: bool = True):  # noqa: ANN202
+    def _solver(self, local: str, cloud: bool = True) -> Solver:
         from adaswitch.solver import EndpointSettings, Solver, SolverSettings
 
         return Solver(SolverSettings(
@@ -269,7 +280,7 @@ class Pipeline:
                                             api_key=self.s.cloud_api_key),
         ))
 
-    def _bar(self, samples: list[Sample], journal: Path, label: str):  # noqa: ANN202
+    def _bar(self, samples: list[Sample], journal: Path, label: str) -> AbstractContextManager[Any]:
         from contextlib import nullcontext
 
         from adaswitch.learning.journal import Journal
@@ -373,4 +384,4 @@ def _kinds(records: list[SFTRecord]) -> dict[str, int]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

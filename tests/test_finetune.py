@@ -14,15 +14,17 @@ import pytest
 from adaswitch.backends.base import Message, ProbeRequest
 from adaswitch.chat_template import ChatTemplate
 from adaswitch.embedded import EmbeddedModelError, resolve_model
-from adaswitch.learning.finetune import (
-    IGNORE_INDEX,
+from adaswitch.learning.checkpoints import (
     RUN_IDENTITY,
     CheckpointMismatch,
+    TrainingInterrupted,
+    latest_checkpoint,
+)
+from adaswitch.learning.finetune import (
+    IGNORE_INDEX,
     FinetuneSettings,
     LearnExtraMissing,
-    TrainingInterrupted,
     finetune,
-    latest_checkpoint,
     prepare_examples,
     render_record_prompt,
     require_learn_extra,
@@ -189,7 +191,8 @@ def test_missing_learn_extra_names_the_extra(tmp_path, monkeypatch):
 
 def test_learning_modules_do_not_import_the_training_stack():
     code = (
-        "import sys, adaswitch.learning.finetune, adaswitch.learning.export, adaswitch.trained_models, "
+        "import sys, adaswitch.learning.finetune, adaswitch.learning.checkpoints, adaswitch.learning.export, "
+        "adaswitch.trained_models, adaswitch.learning.pipeline, adaswitch.cli.learn, "
         "adaswitch.cli.models\n"
         "print([m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets', 'llama_cpp') if m in sys.modules])"
     )

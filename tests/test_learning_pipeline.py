@@ -104,6 +104,7 @@ def test_bf16_and_an_uncapped_step_count_reach_the_fine_tuning_settings(tmp_path
 
 def test_a_training_stopped_by_a_signal_is_recorded_as_stopped_and_says_how_to_resume(tmp_path, monkeypatch):
     import adaswitch.learning.finetune as finetune_module
+    from adaswitch.learning.checkpoints import TrainingInterrupted
 
     local, cloud = _scripts(tmp_path)
     work = tmp_path / "work"
@@ -114,7 +115,7 @@ def test_a_training_stopped_by_a_signal_is_recorded_as_stopped_and_says_how_to_r
 
     def stopped(base, records, out_dir, settings, progress=True, overwrite=False):
         seen.append(settings)
-        raise finetune_module.TrainingInterrupted("training stopped by a signal at step 5 of 9; run it again")
+        raise TrainingInterrupted("training stopped by a signal at step 5 of 9; run it again")
 
     monkeypatch.setattr(finetune_module, "finetune", stopped)
     result = CliRunner().invoke(cli, ["learn", "reflect", *options])

@@ -139,7 +139,7 @@ def status(work_dir: Path) -> None:
 def _run(stages: tuple[str, ...], options: dict[str, Any]) -> None:
     import json
 
-    from adaswitch.learning.finetune import CheckpointMismatch, TrainingInterrupted
+    from adaswitch.learning.checkpoints import CheckpointMismatch, TrainingInterrupted
     from adaswitch.learning.pipeline import Pipeline, PipelineMismatch, PipelineSettings
 
     force, progress = options.pop("force"), options.pop("progress")

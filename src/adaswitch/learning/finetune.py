@@ -24,12 +24,8 @@ when a function here runs.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
-import json
 import logging
-import os
-import re
 import resource
 import shutil
 import statistics
@@ -41,6 +37,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adaswitch.chat_template import ChatTemplate
+from adaswitch.learning.checkpoints import (
+    CHECKPOINTS,
+    RUN_IDENTITY,
+    TrainingInterrupted,
+    latest_checkpoint,
+    run_identity,
+    signal_stopper,
+    step_timer,
+    timer_state,
+    write_json,
+)
 from adaswitch.learning.records import SFTRecord, read_records
 
 log = logging.getLogger(__name__)
@@ -389,16 +396,16 @@ def finetune(
         if counts.truncated or counts.dropped_overlong or counts.dropped_empty:
             log.warning("records: %d truncated, %d dropped as too long, %d dropped as empty (of %d)",
                         counts.truncated, counts.dropped_overlong, counts.dropped_empty, counts.records)
-        identity = _run_identity(loaded.path, examples, settings)
+        identity = run_identity(loaded.path, examples, settings.training_json())
         resume_from = latest_checkpoint(checkpoints, identity, remove_incomplete=True)
         trainer = _make_trainer(loaded, examples, out_dir, settings, progress)
-        timer = _step_timer(_timer_state(resume_from))
-        stopper = _signal_stopper()
+        timer = step_timer(timer_state(resume_from))
+        stopper = signal_stopper()
         for callback in (timer, stopper, *callbacks):
             trainer.add_callback(callback)
         if trainer.accelerator.is_main_process:
             checkpoints.mkdir(parents=True, exist_ok=True)
-            _write_json(checkpoints / RUN_IDENTITY, identity)
+            write_json(checkpoints / RUN_IDENTITY, identity)
         if resume_from is not None:
             log.info("resuming from %s", resume_from)
         try:
@@ -421,58 +428,9 @@ def finetune(
         bf16=bool(trainer.args.bf16), resumed_at=list(timer.resumed_at),
     )
     if trainer.accelerator.is_main_process:
-        _write_json(out_dir / "finetune.json", result.to_json())
+        write_json(out_dir / "finetune.json", result.to_json())
         shutil.rmtree(checkpoints, ignore_errors=True)
     return result
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on a signal after saving a checkpoint it can resume from."""
-
-
-class CheckpointMismatch(ValueError):
-    """The output directory holds checkpoints of a training run with another base, data or settings."""
-
-
-CHECKPOINTS = "checkpoints"
-RUN_IDENTITY = "run.json"
-_CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
-
-
-def latest_checkpoint(
-    checkpoints: Path, identity: dict[str, Any] | None = None, *, remove_incomplete: bool = False
-) -> Path | None:
-    """The latest complete checkpoint under ``checkpoints`` (None when there is none).
-
-    A checkpoint is complete once the Trainer has written its ``trainer_state.json``, the last of
-    its files; ``remove_incomplete`` deletes the others (left by a run killed while saving; never
-    ask for it while a run may be writing one). With ``identity``, the
-    checkpoints must come from a run with that identity (:data:`RUN_IDENTITY`), else
-    :class:`CheckpointMismatch`.
-    """
-    if not checkpoints.is_dir():
-        return None
-    complete: list[tuple[int, Path]] = []
-    for path in checkpoints.iterdir():
-        match = _CHECKPOINT_NAME.fullmatch(path.name)
-        if not (match and path.is_dir()):
-            continue
-        if _readable_json(path / "trainer_state.json") is None:
-            if remove_incomplete:
-                log.warning("removing the incomplete checkpoint %s (the run stopped while saving it)", path)
-                shutil.rmtree(path, ignore_errors=True)
-            continue
-        complete.append((int(match.group(1)), path))
-    if not complete:
-        return None
-    if identity is not None:
-        recorded = _readable_json(checkpoints / RUN_IDENTITY)
-        if recorded != identity:
-            differ = sorted(k for k in identity if (recorded or {}).get(k) != identity[k]) or ["the run record"]
-            raise CheckpointMismatch(
-                f"{checkpoints} holds checkpoints of another training run ({', '.join(differ)} differ); "
-                "delete that directory, or pass overwrite, to start over")
-    return max(complete)[1]
 
 
 # -- internals -----------------------------------------------------------------------------
@@ -569,120 +527,6 @@ def _make_trainer(loaded: LoadedBase, examples: list[dict], out_dir: Path, setti
     if not progress:
         trainer.remove_callback(PrinterCallback)
     return trainer
-
-
-def _step_timer(before: dict[str, Any]) -> Any:
-    """A Trainer callback that keeps the wall time of every optimiser step in ``step_seconds`` and
-    the training time in ``seconds()``, carried through checkpoints (``before``: what the
-    checkpoint resumed from had; empty for a fresh run)."""
-    from transformers import TrainerCallback
-    from transformers.trainer_callback import ExportableState
-
-    class StepTimer(TrainerCallback, ExportableState):
-        def __init__(self) -> None:
-            self.step_seconds: list[float] = list(before.get("step_seconds", []))
-            self.resumed_at: list[int] = list(before.get("resumed_at", []))
-            self._seconds_before = float(before.get("seconds", 0.0))
-            self._train_begun: float | None = None
-            self._begun = 0.0
-
-        def seconds(self) -> float:
-            running = 0.0 if self._train_begun is None else time.perf_counter() - self._train_begun
-            return self._seconds_before + running
-
-        def state(self) -> dict[str, Any]:
-            return {"args": {}, "attributes": {
-                "step_seconds": self.step_seconds, "resumed_at": self.resumed_at, "seconds": self.seconds()}}
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self._train_begun = time.perf_counter()
-
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self._begun = time.perf_counter()
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.step_seconds.append(time.perf_counter() - self._begun)
-
-    return StepTimer()
-
-
-def _signal_stopper() -> Any:
-    """A Trainer callback that, while training, turns the first SIGINT or SIGTERM into "save a
-    checkpoint and stop after this step" (``stopped_at``: that step) and leaves a second one to the
-    handlers from before (outside the main thread, where handlers cannot be set, signals are left
-    alone). It also skips the checkpoint the Trainer would save after the last step."""
-    import signal
-    import threading
-
-    from transformers import TrainerCallback
-
-    class SignalStopper(TrainerCallback):
-        def __init__(self) -> None:
-            self.requested = False
-            self.stopped_at: int | None = None
-            self._previous: dict[int, Any] = {}
-
-        def _handle(self, signum: int, frame: Any) -> None:
-            self.requested = True
-            self.restore()
-            log.warning("%s: stopping after this optimiser step, with a checkpoint; send it again to stop now",
-                        signal.Signals(signum).name)
-
-        def restore(self) -> None:
-            """Give the signals back to the handlers from before."""
-            for signum, handler in self._previous.items():
-                signal.signal(signum, handler)
-            self._previous = {}
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if threading.current_thread() is threading.main_thread():
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    self._previous[signum] = signal.signal(signum, self._handle)
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if state.global_step >= state.max_steps:
-                control.should_save = False  # the finished model is saved by finetune(), not as a checkpoint
-            elif self.requested and self.stopped_at is None:
-                self.stopped_at = int(state.global_step)
-                control.should_save = True
-                control.should_training_stop = True
-
-        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.restore()
-
-    return SignalStopper()
-
-
-def _timer_state(checkpoint: Path | None) -> dict[str, Any]:
-    """What the step timer had when ``checkpoint`` was saved, plus the step it resumes at."""
-    if checkpoint is None:
-        return {}
-    state = _readable_json(checkpoint / "trainer_state.json") or {}
-    step = int(state.get("global_step", 0))
-    attributes = dict(state.get("stateful_callbacks", {}).get("StepTimer", {}).get("attributes", {}))
-    attributes["step_seconds"] = list(attributes.get("step_seconds", []))[:step]
-    attributes["resumed_at"] = list(attributes.get("resumed_at", [])) + [step]
-    return attributes
-
-
-def _run_identity(base_path: Path, examples: list[dict[str, list[int]]], settings: FinetuneSettings) -> dict:
-    """What a checkpoint must share with a run that resumes from it."""
-    digest = hashlib.sha256(json.dumps(examples, separators=(",", ":")).encode()).hexdigest()
-    return {"base": str(base_path), "examples": f"{len(examples)} examples, sha256 {digest}",
-            **settings.training_json()}
-
-
-def _readable_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _save(trainer: Any, tokenizer: Any, out_dir: Path, settings: FinetuneSettings) -> tuple[Path, Path | None]:

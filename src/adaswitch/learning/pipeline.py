@@ -321,7 +321,7 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
     its status, time and error; for a stage recorded as running, whether its process is still
     alive (when run on this host); for an unfinished training stage, its latest checkpoint's step,
     the step count and the last training loss."""
-    from adaswitch.learning.finetune import CHECKPOINTS, latest_checkpoint
+    from adaswitch.learning.checkpoints import CHECKPOINTS, latest_checkpoint, read_json
 
     path = Path(work_dir) / MANIFEST
     if not path.is_file():
@@ -338,20 +338,14 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
             row["alive"] = _process_alive(int(entry["pid"]))
         if stage in TRAIN_DIRS and entry.get("status") != "done":
             checkpoint = latest_checkpoint(Path(work_dir) / TRAIN_DIRS[stage] / "train" / CHECKPOINTS)
-            state = _trainer_state(checkpoint) if checkpoint is not None else None
+            # None also when a newer checkpoint replaced this one since it was listed
+            state = read_json(checkpoint / "trainer_state.json") if checkpoint is not None else None
             if state is not None:
                 losses = [e["loss"] for e in state.get("log_history", []) if "loss" in e]
                 row["checkpoint"] = {"path": str(checkpoint), "step": state.get("global_step"),
                                      "max_steps": state.get("max_steps"), "loss": losses[-1] if losses else None}
         rows.append(row)
     return rows
-
-
-def _trainer_state(checkpoint: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # replaced by a newer checkpoint since it was listed
-        return None
 
 
 def _process_alive(pid: int) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
 from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
+from adaswitch.jsonfile import write_atomic
 from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
 from adaswitch.prompts import prompts_for
@@ -212,9 +213,7 @@ def _check_or_write_config(run_dir: Path, config: RunConfig) -> None:
                     f"{getattr(config, field)!r} now); use another directory"
                 )
         return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, config.model_dump_json(indent=2))
 
 
 def _versions() -> dict[str, str]:

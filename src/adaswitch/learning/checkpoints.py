@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any
+
+from adaswitch.jsonfile import read_json
 
 log = logging.getLogger(__name__)
 
@@ -169,18 +170,3 @@ def run_identity(base_path: Path, examples: list[dict[str, list[int]]], settings
     digest of the tokenised examples and the settings that decide what is trained."""
     digest = hashlib.sha256(json.dumps(examples, separators=(",", ":")).encode()).hexdigest()
     return {"base": str(base_path), "examples": f"{len(examples)} examples, sha256 {digest}", **settings}
-
-
-def read_json(path: Path) -> Any:
-    """The JSON in ``path``; None when it is missing or unreadable (torn by a kill, say)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON so that ``path`` holds either its old or its whole new content."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

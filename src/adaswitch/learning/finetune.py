@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adaswitch.chat_template import ChatTemplate
+from adaswitch.jsonfile import write_json
 from adaswitch.learning.checkpoints import (
     CHECKPOINTS,
     RUN_IDENTITY,
@@ -46,7 +47,6 @@ from adaswitch.learning.checkpoints import (
     signal_stopper,
     step_timer,
     timer_state,
-    write_json,
 )
 from adaswitch.learning.records import SFTRecord, read_records
 

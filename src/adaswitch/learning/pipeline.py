@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adaswitch.benchmarks import Sample, get_benchmark
+from adaswitch.jsonfile import write_json
 from adaswitch.learning.records import SFTRecord
 
 if TYPE_CHECKING:
@@ -310,10 +311,7 @@ class Pipeline:
         return {"version": 1, "created_at": _now(), "settings": settings, "stages": {}}
 
     def _save_manifest(self) -> None:
-        path = self.work / MANIFEST
-        tmp = path.with_name(MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(self.work / MANIFEST, self.manifest)
 
 
 def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
@@ -321,7 +319,8 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
     its status, time and error; for a stage recorded as running, whether its process is still
     alive (when run on this host); for an unfinished training stage, its latest checkpoint's step,
     the step count and the last training loss."""
-    from adaswitch.learning.checkpoints import CHECKPOINTS, latest_checkpoint, read_json
+    from adaswitch.jsonfile import read_json
+    from adaswitch.learning.checkpoints import CHECKPOINTS, latest_checkpoint
 
     path = Path(work_dir) / MANIFEST
     if not path.is_file():

@@ -159,8 +159,10 @@ def test_status_shows_each_stage_and_how_far_an_unfinished_training_got(tmp_path
     checkpoints = work / "reflect" / "train" / "checkpoints"
     for step, loss in ((10, 0.9), (20, 0.357)):
         (checkpoints / f"checkpoint-{step}").mkdir(parents=True)
+        timer = {"step_seconds": [200.0] * (step - 10) + [60.0] * 9 + [70.0], "seconds": 60.0 * step}
         (checkpoints / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps(
-            {"global_step": step, "max_steps": 228, "log_history": [{"loss": 1.5}, {"loss": loss}]}))
+            {"global_step": step, "max_steps": 228, "log_history": [{"loss": 1.5}, {"loss": loss}],
+             "stateful_callbacks": {"StepTimer": {"args": {}, "attributes": timer}}}))
     (checkpoints / "checkpoint-30").mkdir()  # being written: no state yet, and left alone
 
     result = _invoke(["learn", "status", str(work)])
@@ -169,6 +171,8 @@ def test_status_shows_each_stage_and_how_far_an_unfinished_training_got(tmp_path
     assert lines[0].split()[:2] == ["exam", "done"]
     assert lines[1].startswith("reflect-train   running")
     assert "process is gone" in lines[1] and "checkpoint at step 20 of 228, loss 0.357" in lines[1]
+    # the pace of the last 10 steps (median 60 s), not the slow start: 208 steps left
+    assert "60 s/step lately, about 3 h 28 min left" in lines[1]
     assert (checkpoints / "checkpoint-30").exists()
 
     missing = CliRunner().invoke(cli, ["learn", "status", str(tmp_path / "nowhere")])

@@ -131,9 +131,17 @@ def status(work_dir: Path) -> None:
         if checkpoint:
             loss = f", loss {checkpoint['loss']:.3f}" if checkpoint.get("loss") is not None else ""
             line += f"  checkpoint at step {checkpoint['step']} of {checkpoint['max_steps']}{loss}"
+            if checkpoint.get("step_seconds") is not None:
+                line += (f"; {checkpoint['step_seconds']:.0f} s/step lately,"
+                         f" about {_duration(checkpoint['seconds_left'])} left")
         if row.get("error") and row["status"] != "running":
             line += f"\n{'':<16}{row['error']}"
         click.echo(line)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _run(stages: tuple[str, ...], options: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -342,9 +343,22 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
             if state is not None:
                 losses = [e["loss"] for e in state.get("log_history", []) if "loss" in e]
                 row["checkpoint"] = {"path": str(checkpoint), "step": state.get("global_step"),
-                                     "max_steps": state.get("max_steps"), "loss": losses[-1] if losses else None}
+                                     "max_steps": state.get("max_steps"), "loss": losses[-1] if losses else None,
+                                     **_time_left(state)}
         rows.append(row)
     return rows
+
+
+def _time_left(state: dict[str, Any], recent: int = 10) -> dict[str, float]:
+    """The median of the last ``recent`` step times a checkpoint records and the training time
+    left at that pace (empty when it records no step times)."""
+    timer = state.get("stateful_callbacks", {}).get("StepTimer", {}).get("attributes", {})
+    seconds = list(timer.get("step_seconds", []))[-recent:]
+    step, max_steps = state.get("global_step"), state.get("max_steps")
+    if not seconds or step is None or max_steps is None:
+        return {}
+    median = statistics.median(seconds)
+    return {"step_seconds": median, "seconds_left": median * max(int(max_steps) - int(step), 0)}
 
 
 def _process_alive(pid: int) -> bool:

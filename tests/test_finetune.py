@@ -19,6 +19,7 @@ from adaswitch.learning.checkpoints import (
     CheckpointMismatch,
     TrainingInterrupted,
     latest_checkpoint,
+    training_stopper,
 )
 from adaswitch.learning.finetune import (
     IGNORE_INDEX,
@@ -154,6 +155,34 @@ def test_the_latest_complete_checkpoint_is_chosen_and_incomplete_ones_are_remove
     with pytest.raises(CheckpointMismatch):
         latest_checkpoint(root, identity)
     assert latest_checkpoint(root) == chosen
+
+
+def test_the_time_budget_stops_after_the_last_step_that_ends_before_the_deadline():
+    pytest.importorskip("transformers")
+    from types import SimpleNamespace
+
+    now = [1000.0]
+    stopper = training_stopper(stop_by=1250.0, clock=lambda: now[0])
+    state = SimpleNamespace(global_step=0, max_steps=10)
+    ended = []
+    for seconds in (60.0, 70.0, 65.0, 80.0, 60.0):
+        control = SimpleNamespace(should_save=False, should_training_stop=False)
+        stopper.on_step_begin(None, state, control)
+        now[0] += seconds
+        state.global_step += 1
+        stopper.on_step_end(None, state, control)
+        ended.append(now[0])
+        if control.should_training_stop:
+            break
+    # steps end at 1060, 1130, 1195: at that pace (65 s) the next would end at 1260, past 1250
+    assert ended == [1060.0, 1130.0, 1195.0]
+    assert control.should_save and stopper.stopped_at == 3 and stopper.budget
+    assert "time budget" in stopper.reason
+
+    last = training_stopper(stop_by=1000.0, clock=lambda: now[0])  # the last step: finetune() saves the model
+    control = SimpleNamespace(should_save=True, should_training_stop=False)
+    last.on_step_end(None, SimpleNamespace(global_step=10, max_steps=10), control)
+    assert not control.should_save and not control.should_training_stop and last.stopped_at is None
 
 
 def test_bf16_is_chosen_where_it_speeds_training(monkeypatch):
@@ -359,6 +388,13 @@ def test_a_stopped_training_resumes_from_its_checkpoint_as_if_never_stopped(smol
     assert not (out / "finetune.json").exists() and not (out / "model").exists()
     import signal
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers given back
+
+    import time
+    with pytest.raises(TrainingInterrupted, match="budget was spent before training began; it stands at step 5") \
+            as spent:
+        finetune("smollm2-135m", WRONG_STEPS, out, settings, progress=False, stop_by=time.time())
+    assert spent.value.budget
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-5"]
 
     resumed = finetune("smollm2-135m", WRONG_STEPS, out, replace(settings, checkpoint_every=0), progress=False)
     assert resumed.resumed_at == [2, 5] and resumed.steps == 6

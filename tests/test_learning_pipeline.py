@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from click.testing import CliRunner
 
@@ -113,17 +114,29 @@ def test_a_training_stopped_by_a_signal_is_recorded_as_stopped_and_says_how_to_r
     assert _invoke(["learn", "exam", *options]).exit_code == 0
     seen = []
 
-    def stopped(base, records, out_dir, settings, progress=True, overwrite=False):
-        seen.append(settings)
-        raise TrainingInterrupted("training stopped by a signal at step 5 of 9; run it again")
+    def stopped(base, records, out_dir, settings, progress=True, overwrite=False, stop_by=None):
+        seen.append((settings, stop_by))
+        raise TrainingInterrupted("training stopped by SIGINT at step 5 of 9; run it again")
 
     monkeypatch.setattr(finetune_module, "finetune", stopped)
     result = CliRunner().invoke(cli, ["learn", "reflect", *options])
     assert result.exit_code == 130
-    assert "stopped: training stopped by a signal at step 5" in result.output
-    assert [(s.checkpoint_every, s.threads) for s in seen] == [(5, 1)]
+    assert "stopped: training stopped by SIGINT at step 5" in result.output
+    assert [(s.checkpoint_every, s.threads, stop_by) for s, stop_by in seen] == [(5, 1, None)]
     entry = json.loads((work / "pipeline.json").read_text())["stages"]["reflect-train"]
     assert entry["status"] == "stopped" and "step 5 of 9" in entry["error"]
+
+    def out_of_time(base, records, out_dir, settings, progress=True, overwrite=False, stop_by=None):
+        seen.append((settings, stop_by))
+        raise TrainingInterrupted("training stopped to keep within its time budget at step 7 of 9", budget=True)
+
+    monkeypatch.setattr(finetune_module, "finetune", out_of_time)
+    before = time.time()
+    result = CliRunner().invoke(cli, ["learn", "reflect", *options, "--time-budget", "90"])
+    assert result.exit_code == 75 and "time budget at step 7" in result.output
+    deadline = seen[-1][1]
+    assert before + 90 * 60 <= deadline <= time.time() + 90 * 60  # minutes from the command's start
+    assert json.loads((work / "pipeline.json").read_text())["stages"]["reflect-train"]["status"] == "stopped"
 
 
 def test_the_step_cap_binds_a_finished_training_but_not_an_exam_without_practice(tmp_path):

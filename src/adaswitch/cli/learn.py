@@ -10,6 +10,11 @@ import click
 
 from adaswitch.solver import DEFAULT_CLOUD, DEFAULT_LOCAL
 
+EXIT_SIGNAL = 130
+"""Exit status when a signal stopped training (after saving a checkpoint)."""
+EXIT_BUDGET = 75
+"""Exit status when the time budget stopped training (EX_TEMPFAIL: run it again to go on)."""
+
 _OPTIONS: list[Callable[[Any], Any]] = [
     click.argument("work_dir", type=click.Path(file_okay=False, path_type=Path)),
     click.option("--name", default="adaswitch", show_default=True,
@@ -44,6 +49,10 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="Save a training checkpoint every N optimiser steps; a rerun resumes from it (0: never)."),
     click.option("--train-threads", type=click.IntRange(1), default=None,
                  help="CPU threads for training (default: every core)."),
+    click.option("--time-budget", "time_budget_minutes", type=click.FloatRange(0, min_open=True), default=None,
+                 metavar="MINUTES",
+                 help="Stop training with a checkpoint so that it ends within MINUTES of the command's start "
+                      "(exit status 75; a rerun resumes). Other stages are not cut short."),
     click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True),
     click.option("--probe-for", default="base", show_default=True,
                  help="Comma-separated frozen local models to fit the probe for: base, practised, reflected."),
@@ -161,7 +170,7 @@ def _run(stages: tuple[str, ...], options: dict[str, Any]) -> None:
         manifest = pipeline.run(stages, force=force)
     except TrainingInterrupted as err:
         click.echo(f"stopped: {err}", err=True)
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(EXIT_BUDGET if err.budget else EXIT_SIGNAL) from None
     except CheckpointMismatch as err:
         raise click.ClickException(str(err)) from None
     for stage, entry in manifest["stages"].items():

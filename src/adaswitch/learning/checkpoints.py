@@ -1,5 +1,6 @@
 """Resumable training: where checkpoints live, which one a run resumes from, and the Trainer
-callbacks that carry step timings through checkpoints and turn a signal into a last checkpoint.
+callbacks that carry step timings through checkpoints and turn a signal or a deadline into a last
+checkpoint.
 
 A run's checkpoints sit in ``OUT/checkpoints/checkpoint-STEP/`` (written by the Trainer) beside
 ``run.json``, the run's identity; a run resumes only from checkpoints of the same identity.
@@ -14,6 +15,7 @@ import logging
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,12 @@ _CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on a signal after saving a checkpoint it can resume from."""
+    """Training stopped on a signal or at its time budget, after saving a checkpoint it can resume
+    from (``budget``: stopped by the time budget)."""
+
+    def __init__(self, message: str, *, budget: bool = False):
+        super().__init__(message)
+        self.budget = budget
 
 
 class CheckpointMismatch(ValueError):
@@ -106,27 +113,32 @@ def step_timer(before: dict[str, Any]) -> Any:
     return StepTimer()
 
 
-def signal_stopper() -> Any:
-    """A Trainer callback that, while training, turns the first SIGINT or SIGTERM into "save a
-    checkpoint and stop after this step" (``stopped_at``: that step) and leaves a second one to the
-    handlers from before (outside the main thread, where handlers cannot be set, signals are left
-    alone). It also skips the checkpoint the Trainer would save after the last step."""
+def training_stopper(stop_by: float | None = None, clock: Callable[[], float] = time.time) -> Any:
+    """A Trainer callback that stops training with a checkpoint: on the first SIGINT or SIGTERM,
+    after the step under way; with ``stop_by`` (a ``time.time()`` deadline), after the last step
+    that ends before it at the pace of the step just done. ``stopped_at`` is that step, ``reason``
+    says why, ``budget`` whether the deadline stopped it. A second signal goes to the handlers from
+    before (outside the main thread, where handlers cannot be set, signals are left alone). It also
+    skips the checkpoint the Trainer would save after the last step. ``clock`` tells the time."""
     import signal
     import threading
 
     from transformers import TrainerCallback
 
-    class SignalStopper(TrainerCallback):
+    class TrainingStopper(TrainerCallback):
         def __init__(self) -> None:
-            self.requested = False
+            self.requested: str | None = None
+            self.reason = ""
+            self.budget = False
             self.stopped_at: int | None = None
             self._previous: dict[int, Any] = {}
+            self._step_begun = 0.0
 
         def _handle(self, signum: int, frame: Any) -> None:
-            self.requested = True
+            self.requested = signal.Signals(signum).name
             self.restore()
             log.warning("%s: stopping after this optimiser step, with a checkpoint; send it again to stop now",
-                        signal.Signals(signum).name)
+                        self.requested)
 
         def restore(self) -> None:
             """Give the signals back to the handlers from before."""
@@ -139,18 +151,30 @@ def signal_stopper() -> Any:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     self._previous[signum] = signal.signal(signum, self._handle)
 
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._step_begun = clock()
+
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            now = clock()
             if state.global_step >= state.max_steps:
                 control.should_save = False  # the finished model is saved by finetune(), not as a checkpoint
-            elif self.requested and self.stopped_at is None:
-                self.stopped_at = int(state.global_step)
-                control.should_save = True
-                control.should_training_stop = True
+                return
+            if self.stopped_at is not None:
+                return
+            if self.requested:
+                self.reason = f"by {self.requested}"
+            elif stop_by is not None and now + (now - self._step_begun) > stop_by:
+                self.reason, self.budget = "to keep within its time budget", True
+            else:
+                return
+            self.stopped_at = int(state.global_step)
+            control.should_save = True
+            control.should_training_stop = True
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.restore()
 
-    return SignalStopper()
+    return TrainingStopper()
 
 
 def timer_state(checkpoint: Path | None) -> dict[str, Any]:

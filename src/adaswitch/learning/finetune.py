@@ -44,9 +44,9 @@ from adaswitch.learning.checkpoints import (
     TrainingInterrupted,
     latest_checkpoint,
     run_identity,
-    signal_stopper,
     step_timer,
     timer_state,
+    training_stopper,
 )
 from adaswitch.learning.records import SFTRecord, read_records
 
@@ -357,6 +357,7 @@ def finetune(
     progress: bool = True,
     overwrite: bool = False,
     callbacks: Sequence[Any] = (),
+    stop_by: float | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``base`` on ``records`` (a list or a JSONL file) and write to ``out_dir``:
     ``model/`` (the full model, LoRA merged, with its tokenizer), ``adapter/`` (LoRA only) and
@@ -370,7 +371,10 @@ def finetune(
     objects.
 
     A first SIGINT (Ctrl-C) or SIGTERM while training finishes the optimiser step under way, saves
-    a checkpoint and raises :class:`TrainingInterrupted`; a second one stops at once.
+    a checkpoint and raises :class:`TrainingInterrupted`; a second one stops at once. With
+    ``stop_by`` (a ``time.time()`` deadline) training does the same after the last step that, at
+    the pace of the one before, ends before the deadline (at least one step when it starts in time;
+    none, and no checkpoint, when it does not).
     """
     start = time.perf_counter()
     settings = settings or FinetuneSettings()
@@ -398,9 +402,13 @@ def finetune(
                         counts.truncated, counts.dropped_overlong, counts.dropped_empty, counts.records)
         identity = run_identity(loaded.path, examples, settings.training_json())
         resume_from = latest_checkpoint(checkpoints, identity, remove_incomplete=True)
+        if stop_by is not None and time.time() >= stop_by:
+            at = f"at step {timer_state(resume_from)['resumed_at'][-1]}" if resume_from else "before its first step"
+            raise TrainingInterrupted(f"the time budget was spent before training began; it stands {at}: "
+                                      f"run the same training again to go on", budget=True)
         trainer = _make_trainer(loaded, examples, out_dir, settings, progress)
         timer = step_timer(timer_state(resume_from))
-        stopper = signal_stopper()
+        stopper = training_stopper(stop_by)
         for callback in (timer, stopper, *callbacks):
             trainer.add_callback(callback)
         if trainer.accelerator.is_main_process:
@@ -414,8 +422,9 @@ def finetune(
             stopper.restore()  # also when training fails, when on_train_end is not called
         if stopper.stopped_at is not None:
             raise TrainingInterrupted(
-                f"training stopped by a signal at step {stopper.stopped_at} of {trainer.state.max_steps}; "
-                f"its checkpoint is under {checkpoints}: run the same training again to resume")
+                f"training stopped {stopper.reason} at step {stopper.stopped_at} of {trainer.state.max_steps}; "
+                f"its checkpoint is under {checkpoints}: run the same training again to resume",
+                budget=stopper.budget)
         model_dir, adapter_dir = _save(trainer, loaded.tokenizer, out_dir, settings)
 
     losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]

@@ -72,6 +72,9 @@ class PipelineSettings:
     """Save a resumable training checkpoint every this many optimiser steps (0: never)."""
     train_threads: int | None = None
     """CPU threads for training (None: torch's default, every core)."""
+    time_budget_minutes: float | None = None
+    """Stop a training stage with a checkpoint so that it ends within this many minutes of the
+    pipeline's start (a rerun resumes it); other stages are not cut short. None: no limit."""
     quant: str = "q4_k_m"
     probe_for: tuple[str, ...] = ("base",)
     """Frozen local models to fit the probe for: "base", "practised", "reflected"."""
@@ -120,6 +123,8 @@ class Pipeline:
         self.work.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self.manifest = self._load_manifest()
+        minutes = settings.time_budget_minutes
+        self.stop_training_by = None if minutes is None else time.time() + 60 * minutes
 
     # -- driver -----------------------------------------------------------------------------
 
@@ -243,7 +248,8 @@ class Pipeline:
         if (train_dir / "finetune.json").exists():  # trained before the export failed or the run was killed
             result = json.loads((train_dir / "finetune.json").read_text(encoding="utf-8"))
         else:
-            result = finetune(base, records, train_dir, settings, progress=self.progress is not None).to_json()
+            result = finetune(base, records, train_dir, settings, progress=self.progress is not None,
+                              stop_by=self.stop_training_by).to_json()
         gguf = export_gguf(result["model_dir"], out_dir / "model.gguf", quant=self.s.quant)
         registered = register_trained_model(register_as, gguf, {
             "base": str(base), "stage": directory, "records": str(records), "quant": self.s.quant,

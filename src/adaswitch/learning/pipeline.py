@@ -325,9 +325,13 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
     """Where a pipeline run stands, read from its files (it may be running): for each recorded stage
     its status, time and error; for a stage recorded as running, whether its process is still
     alive (when run on this host); for an unfinished training stage, its latest checkpoint's step,
-    the step count and the last training loss."""
+    the step count, the last training loss, the recent pace and the time left."""
     from adaswitch.jsonfile import read_json
-    from adaswitch.learning.checkpoints import CHECKPOINTS, latest_checkpoint
+    from adaswitch.learning.checkpoints import (
+        CHECKPOINTS,
+        latest_checkpoint,
+        timer_state,
+    )
 
     path = Path(work_dir) / MANIFEST
     if not path.is_file():
@@ -350,15 +354,14 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
                 losses = [e["loss"] for e in state.get("log_history", []) if "loss" in e]
                 row["checkpoint"] = {"path": str(checkpoint), "step": state.get("global_step"),
                                      "max_steps": state.get("max_steps"), "loss": losses[-1] if losses else None,
-                                     **_time_left(state)}
+                                     **_time_left(timer_state(checkpoint), state)}
         rows.append(row)
     return rows
 
 
-def _time_left(state: dict[str, Any], recent: int = 10) -> dict[str, float]:
-    """The median of the last ``recent`` step times a checkpoint records and the training time
-    left at that pace (empty when it records no step times)."""
-    timer = state.get("stateful_callbacks", {}).get("StepTimer", {}).get("attributes", {})
+def _time_left(timer: dict[str, Any], state: dict[str, Any], recent: int = 10) -> dict[str, float]:
+    """The median of the last ``recent`` step times a checkpoint records (``timer``: its step
+    timer's state) and the training time left at that pace (empty without step times)."""
     seconds = list(timer.get("step_seconds", []))[-recent:]
     step, max_steps = state.get("global_step"), state.get("max_steps")
     if not seconds or step is None or max_steps is None:

@@ -28,6 +28,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from adaswitch.cli.learn import EXIT_BUDGET, EXIT_SIGNAL
+
 ADASWITCH = [sys.executable, "-m", "adaswitch.cli.__main__"]
 
 
@@ -48,6 +50,8 @@ def main() -> None:
     parser.add_argument("--qa-limit", type=int, default=10)
     parser.add_argument("--thresholds", default="0.3,0.5")
     parser.add_argument("--stages", default="all", help="pipeline stages (see adaswitch learn run --stages)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="stop training with a checkpoint within MINUTES (then rerun this command to go on)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--report", default="learning", help="report file names: OUT/REPORT.{md,json}")
     args = parser.parse_args()
@@ -59,7 +63,8 @@ def main() -> None:
     _run(ADASWITCH + ["learn", "run", str(pipeline), "--name", args.name, "--practice-questions", str(args.practice),
                       "--exam-questions", str(args.exam), "--max-train-steps", str(args.max_train_steps),
                       "--probe-for", args.probe_for, "--practice-epochs", str(args.practice_epochs),
-                      "--stages", args.stages, "--no-progress"] + (["--skip-practice"] if args.skip_practice else []))
+                      "--stages", args.stages, "--no-progress"] + (["--skip-practice"] if args.skip_practice else [])
+         + (["--time-budget", str(args.time_budget)] if args.time_budget else []), stopped_ok=True)
     times["pipeline"] = round(time.perf_counter() - started, 1)
     manifest = json.loads((pipeline / "pipeline.json").read_text())
     reflected = _registered(manifest, "reflect-train")
@@ -230,9 +235,16 @@ def render(info: dict, results: dict) -> str:
     return "\n".join(lines)
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str], stopped_ok: bool = False) -> None:
+    """Run an adaswitch command; with ``stopped_ok`` a training it stopped with a checkpoint (exit
+    130 or 75) ends this script with the same status instead of a traceback."""
     print("+", " ".join(command[2:]), flush=True)
-    subprocess.run(command, check=True)
+    status = subprocess.run(command, check=False).returncode
+    if stopped_ok and status in (EXIT_SIGNAL, EXIT_BUDGET):
+        print("training stopped with a checkpoint; run this command again to go on", file=sys.stderr)
+        raise SystemExit(status)
+    if status:
+        raise subprocess.CalledProcessError(status, command)
 
 
 if __name__ == "__main__":

@@ -58,3 +58,20 @@ def test_the_training_slice_names_only_the_stages_that_ran(learning):
         "GSM8K train: practice questions 0-23, exam questions 24-53"
     assert learning.train_slice({"stages": {"exam": done, "practice": {"status": "failed"}}}, 24, 100) == \
         "GSM8K train: exam questions 0-99 (no self-practice)"
+
+
+def test_a_training_stopped_with_a_checkpoint_ends_the_script_with_its_status(learning, capsys):
+    import sys
+
+    stopped = [sys.executable, "-c", f"raise SystemExit({learning.EXIT_BUDGET})"]
+    with pytest.raises(SystemExit) as ended:
+        learning._run(stopped, stopped_ok=True)
+    assert ended.value.code == learning.EXIT_BUDGET == 75
+    assert "run this command again" in capsys.readouterr().err
+
+    import subprocess
+    with pytest.raises(subprocess.CalledProcessError):  # any other failure, or a stop where none is expected
+        learning._run(stopped)
+    with pytest.raises(subprocess.CalledProcessError):
+        learning._run([sys.executable, "-c", "raise SystemExit(1)"], stopped_ok=True)
+    learning._run([sys.executable, "-c", "pass"])

@@ -153,7 +153,9 @@ def summarize(evals: Path, benches: list[str], manifest: dict) -> dict:
                              "threshold": s.threshold, "n": s.n, "accuracy": s.accuracy,
                              "cloud_share_steps": s.cloud_share_steps, "cloud_share_tokens": s.cloud_share_tokens,
                              "auroc": s.auroc, "auroc_signal": s.auroc_signal, "auroc_n": s.auroc_n,
-                             "auroc_wrong": s.auroc_wrong})
+                             "auroc_wrong": s.auroc_wrong, "auroc_position": s.auroc_position,
+                             "auroc_first": s.auroc_first, "auroc_first_n": s.auroc_first_n,
+                             "auroc_first_position": s.auroc_first_position})
         base_local = _acc(rows, "base-verifier", "local")
         cloud = _acc(rows, "base-verifier", "cloud")
         curves = {}
@@ -212,11 +214,16 @@ def render(info: dict, results: dict) -> str:
         if same:
             lines += ["Introspection on identical steps (threshold 1: no switching, so every signal judges the "
                       "same greedy local trajectories):", "",
-                      "| local agent / signal | judged steps (wrong) | AUROC (all judged steps) | AUROC (signal only) |",
-                      "|---|---|---|---|"]
+                      "| local agent / signal | judged steps (wrong) | AUROC (all judged steps) | AUROC (signal only) "
+                      "| step position alone | AUROC up to the first error (steps) | step position alone there |",
+                      "|---|---|---|---|---|---|---|"]
             lines += [f"| {r['config']} | {r['auroc_n']} ({r['auroc_wrong']}) | {_num(r['auroc'])} | "
-                      f"{_num(r['auroc_signal'])} |" for r in same]
-            lines.append("")
+                      f"{_num(r['auroc_signal'])} | {_num(r.get('auroc_position'))} | {_num(r.get('auroc_first'))} "
+                      f"({r.get('auroc_first_n', '-')}) | {_num(r.get('auroc_first_position'))} |" for r in same]
+            lines += ["", "\"Step position alone\" scores each step by how far into its trajectory it is: the AUROC "
+                      "a signal gets for free, since a small model that goes wrong early then loops. \"Up to the "
+                      "first error\" keeps each trajectory's steps until its first wrong one, the decisions at "
+                      "which switching could still keep it right.", ""]
         lines += [
                   "| local agent / signal | run | n | accuracy | cloud share of steps | AUROC (all judged steps) "
                   "| AUROC (signal only) | judged steps (wrong) |",

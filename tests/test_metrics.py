@@ -174,6 +174,24 @@ def test_auroc_of_a_run_uses_the_replaced_local_proposals():
     assert bare.auroc is None and bare.auroc_n == 1 and bare.cloud_on_wrong_share is None
 
 
+def test_position_baseline_and_auroc_up_to_the_first_error():
+    def janet(i: str) -> Sample:
+        return Sample(id=i, benchmark="gsm8k", family="math", question="q", answer="18", gold_values=["9", "18"])
+
+    went_wrong = [calc(1, "local", "9", [], p=0.5), calc(2, "local", "13", [], p=0.2),
+                  calc(3, "local", "27", [], p=0.9), finish(4, "local", "27", [], p=0.8)]
+    went_right = [calc(1, "local", "9", [], p=0.1), calc(2, "local", "18", [], p=0.3), finish(3, "local", "18", [], p=0.4)]
+    s = summarize_run(CONFIG, [record("a", went_wrong, False, answer="27"), record("b", went_right, True)],
+                      samples={"a": janet("a"), "b": janet("b")}, prices=PRICES)
+    # all: wrong {0.2, 0.9, 0.8} against right {0.5, 0.1, 0.3, 0.4} -> 9 of 12 pairs ordered
+    assert s.auroc == 0.75 and s.auroc_n == 7
+    # position: wrong at {1, 2, 3} against right at {0, 0, 1, 2} -> 10 of 12, ties one half
+    assert s.auroc_position == pytest.approx(10 / 12)
+    # up to the first error: "a" stops at its second step (0.2, wrong); "b" has none
+    assert s.auroc_first_n == 5 and s.auroc_first == 0.25
+    assert s.auroc_first_position == pytest.approx(2.5 / 4)
+
+
 # ---------------------------------------------------------------- cascade and oracle
 
 LOCAL_OK = [True, False, True, False]

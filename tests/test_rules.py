@@ -164,7 +164,8 @@ def test_a_switched_step_labels_the_replaced_local_proposal():
     assert (wrong.label, wrong.rule) == ("wrong", "non-gold-value")
     # p_error pairs: the replaced proposal (not the cloud step), then the two local steps
     pairs = local_judgments(label_steps(trace, gsm8k_sample(), False))
-    assert [(round(p, 2), v) for p, v, _ in pairs] == [(0.9, "wrong"), (0.2, "right"), (0.1, "wrong")]
+    assert [(round(p, 2), v) for p, v, _, _ in pairs] == [(0.9, "wrong"), (0.2, "right"), (0.1, "wrong")]
+    assert [j.position for j in pairs] == [0, 1, 2]
 
 
 def test_replaced_proposals_judged_alone_parse_errors_and_finish_answers():
@@ -186,7 +187,7 @@ def test_self_reflection_retries_are_labelled_with_their_own_probability():
     assert trace.steps[0].switched and trace.steps[0].author == "local"
     labels = label_steps(trace, gsm8k_sample(), False)
     assert labels[0].label == "right" and labels[0].replaced[0].label == "wrong"
-    pairs = [(round(p, 2), v) for p, v, _ in local_judgments(labels)]
+    pairs = [(round(j.p_error, 2), j.verdict) for j in local_judgments(labels)]
     # the switched step's own p_error (0.8) belongs to the replaced first try; the kept retry has none
     assert pairs[0] == (0.8, "wrong") and (0.3, "right") not in pairs
 

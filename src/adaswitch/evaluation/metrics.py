@@ -23,7 +23,13 @@ from pydantic import BaseModel, Field, computed_field
 
 from adaswitch.benchmarks.base import Sample
 from adaswitch.evaluation.records import EvalRecord, RunConfig
-from adaswitch.evaluation.rules import StepLabel, is_placeholder, label_steps, local_judgments
+from adaswitch.evaluation.rules import (
+    StepLabel,
+    is_placeholder,
+    label_steps,
+    local_judgments,
+    up_to_first_error,
+)
 from adaswitch.trace import Agent, Trace
 from adaswitch.usage import Usage
 
@@ -146,6 +152,16 @@ class RunSummary(BaseModel):
     (unreadable action, failing tool, repeated call) are left out, since the rules label those wrong
     too and they would flatter any signal."""
     auroc_signal_n: int = 0
+    auroc_position: float | None = None
+    """AUROC of the step's position alone on the same proposals: what a signal that knows only how
+    far into its trajectory a step is would score (a small model that goes wrong early and then
+    loops makes later steps wrong, so position alone can score high)."""
+    auroc_first: float | None = None
+    """AUROC over each trajectory's proposals up to and including its first wrong one: the
+    decisions at which switching to the cloud could still keep the trajectory right."""
+    auroc_first_n: int = 0
+    auroc_first_position: float | None = None
+    """The position baseline on the proposals of :attr:`auroc_first`."""
     cloud_replaced_judged: int = 0
     """Cloud steps that replaced a local proposal the rules could judge."""
     cloud_replaced_wrong: int = 0
@@ -280,8 +296,12 @@ def _share(cloud: float, local: float) -> float | None:
 
 
 def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
-    pairs = [(p, v) for steps in labels for p, v, _ in local_judgments(steps) if v != "unknown"]
+    judgments = [local_judgments(steps) for steps in labels]
+    pairs = [(j.p_error, j.verdict) for js in judgments for j in js if j.verdict != "unknown"]
     wrong = [v == "wrong" for _, v in pairs]
+    first = [j for js in judgments for j in up_to_first_error(js) if j.verdict != "unknown"]
+    first_wrong = [j.verdict == "wrong" for j in first]
+    known = [j for js in judgments for j in js if j.verdict != "unknown"]
     judged = bad = 0
     for steps in labels:
         for step in steps:
@@ -296,6 +316,10 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
         "auroc_wrong": sum(wrong),
         "auroc_signal": auroc([p for p, _ in signal], [w for _, w in signal]),
         "auroc_signal_n": len(signal),
+        "auroc_position": auroc([j.position for j in known], wrong),
+        "auroc_first": auroc([j.p_error for j in first], first_wrong),
+        "auroc_first_n": len(first),
+        "auroc_first_position": auroc([j.position for j in first], first_wrong),
         "cloud_replaced_judged": judged,
         "cloud_replaced_wrong": bad,
         "cloud_on_wrong_share": bad / judged if judged else None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -99,19 +99,40 @@ def label_steps(
     return out
 
 
-def local_judgments(labels: Sequence[StepLabel]) -> list[tuple[float, Verdict, str]]:
-    """``(p_error, verdict, rule)`` of every local proposal whose probability of error was estimated.
+class Judgment(NamedTuple):
+    """One local proposal's probability of error and the rules' verdict on it; ``position`` is the
+    index of the committed step it was proposed for (a retry shares its step's position)."""
+
+    p_error: float
+    verdict: Verdict
+    rule: str
+    position: int
+
+
+def local_judgments(labels: Sequence[StepLabel]) -> list[Judgment]:
+    """Every local proposal whose probability of error was estimated, in trajectory order.
 
     A committed local step counts unless it was switched (its ``p_error`` then belongs to the first
     replaced proposal, which is counted with its own ``p_error`` like every replaced local proposal).
     """
-    out: list[tuple[float, Verdict, str]] = []
+    out: list[Judgment] = []
     for step in labels:
-        if step.author == "local" and not step.switched and step.p_error is not None:
-            out.append((step.p_error, step.label, step.rule))
-        for proposal in step.replaced:
+        for proposal in step.replaced:  # proposed, and replaced, before the committed step
             if proposal.author == "local" and proposal.p_error is not None:
-                out.append((proposal.p_error, proposal.label, proposal.rule))
+                out.append(Judgment(proposal.p_error, proposal.label, proposal.rule, step.index))
+        if step.author == "local" and not step.switched and step.p_error is not None:
+            out.append(Judgment(step.p_error, step.label, step.rule, step.index))
+    return out
+
+
+def up_to_first_error(judgments: Sequence[Judgment]) -> list[Judgment]:
+    """The judgments of one trajectory up to and including its first ``wrong`` one: the decisions
+    at which switching could still have kept the trajectory right (``unknown`` ones are kept)."""
+    out: list[Judgment] = []
+    for judgment in judgments:
+        out.append(judgment)
+        if judgment.verdict == "wrong":
+            break
     return out
 
 

@@ -161,16 +161,19 @@ def _cells(r: RunSummary) -> list[str]:
     acc = "-" if r.accuracy is None else f"{100 * r.accuracy:.1f} ± {100 * (r.accuracy_se or 0):.1f}"
     auroc = "-" if r.auroc is None else f"{r.auroc:.3f} ({r.auroc_n})"
     signal = "-" if r.auroc_signal is None else f"{r.auroc_signal:.3f} ({r.auroc_signal_n})"
+    first = "-" if r.auroc_first is None else f"{r.auroc_first:.3f} ({r.auroc_first_n})"
+    position = "-" if r.auroc_position is None else f"{r.auroc_position:.2f} / {_num(r.auroc_first_position, '.2f')}"
     on_wrong = "-"
     if r.cloud_on_wrong_share is not None:
         on_wrong = f"{_pct(r.cloud_on_wrong_share, 0)} of {r.cloud_replaced_judged}"
     return [r.label, str(r.n), acc, _num(r.mean_f1), _pct(r.cloud_share_tokens), _pct(r.cloud_share_flops),
-            _pct(r.cloud_share_steps), _pct(r.switch_rate), auroc, signal, on_wrong, _num(r.usd, ".4g"),
-            f"{r.wall_time_s:.1f}"]
+            _pct(r.cloud_share_steps), _pct(r.switch_rate), auroc, signal, first, position, on_wrong,
+            _num(r.usd, ".4g"), f"{r.wall_time_s:.1f}"]
 
 
 _HEADERS = ["method", "n", "accuracy % ± SE", "F1", "cloud share (tokens)", "cloud share (FLOPs)",
-            "cloud share (steps)", "switch rate", "AUROC (n)", "AUROC, signal only (n)", "cloud on wrong step", "USD", "model time s"]
+            "cloud share (steps)", "switch rate", "AUROC (n)", "AUROC, signal only (n)", "AUROC to 1st error (n)",
+            "step position alone: all / to 1st error", "cloud on wrong step", "USD", "model time s"]
 _CURVE_HEADERS = ["family", "APGR", "cloud share for 50% of gap", "cloud share for 80% of gap"]
 
 
@@ -190,7 +193,10 @@ def markdown(report: Report) -> str:
              f"Curves: accuracy against the cloud's share of {_AXIS_NAMES[report.share_axis]}. "
              "AUROC: the local agent's probability of error against rule-labelled step errors "
              "(cascade rows: the final self-check against wrong local answers); 'signal only' leaves "
-             "out the steps forced to probability 1 (unreadable action, failing tool, repeated call). "
+             "out the steps forced to probability 1 (unreadable action, failing tool, repeated call); "
+             "'to 1st error' keeps each trajectory's steps up to its first wrong one, the decisions where "
+             "switching can still help; 'step position alone' is the AUROC of a step's index in its "
+             "trajectory, what any signal that rises along a trajectory gets for free. "
              "Prices may be illustrative (see the price table's note).", ""]
     for bench in report.benchmarks:
         lines += [f"## {bench.benchmark}", "", *table(_HEADERS, [_cells(r) for r in bench.rows]), ""]

@@ -88,7 +88,7 @@ def test_bf16_and_an_uncapped_step_count_reach_the_fine_tuning_settings(tmp_path
     args = ["learn", "reflect", *options]
     seen = []
 
-    def refuse(base, records, out_dir, settings, progress=True, overwrite=False):
+    def refuse(base, records, out_dir, settings, progress=True, overwrite=False, stop_by=None):
         seen.append(settings)
         raise RuntimeError("training is not what this test runs")
 

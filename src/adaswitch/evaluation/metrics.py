@@ -297,11 +297,10 @@ def _share(cloud: float, local: float) -> float | None:
 
 def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
     judgments = [local_judgments(steps) for steps in labels]
-    pairs = [(j.p_error, j.verdict) for js in judgments for j in js if j.verdict != "unknown"]
-    wrong = [v == "wrong" for _, v in pairs]
+    known = [j for js in judgments for j in js if j.verdict != "unknown"]
+    wrong = [j.verdict == "wrong" for j in known]
     first = [j for js in judgments for j in up_to_first_error(js) if j.verdict != "unknown"]
     first_wrong = [j.verdict == "wrong" for j in first]
-    known = [j for js in judgments for j in js if j.verdict != "unknown"]
     judged = bad = 0
     for steps in labels:
         for step in steps:
@@ -309,10 +308,10 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
                 verdict = step.replaced[0].label
                 judged += verdict != "unknown"
                 bad += verdict == "wrong"
-    signal = [(p, v == "wrong") for p, v in pairs if p < 1.0]
+    signal = [(j.p_error, w) for j, w in zip(known, wrong, strict=True) if j.p_error < 1.0]
     return {
-        "auroc": auroc([p for p, _ in pairs], wrong),
-        "auroc_n": len(pairs),
+        "auroc": auroc([j.p_error for j in known], wrong),
+        "auroc_n": len(known),
         "auroc_wrong": sum(wrong),
         "auroc_signal": auroc([p for p, _ in signal], [w for _, w in signal]),
         "auroc_signal_n": len(signal),

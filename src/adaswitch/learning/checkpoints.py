@@ -181,7 +181,12 @@ def timer_state(checkpoint: Path | None) -> dict[str, Any]:
     """What the step timer had when ``checkpoint`` was saved, plus the step it resumes at."""
     if checkpoint is None:
         return {}
-    state = read_json(checkpoint / "trainer_state.json") or {}
+    return timer_attributes(read_json(checkpoint / "trainer_state.json") or {})
+
+
+def timer_attributes(state: dict[str, Any]) -> dict[str, Any]:
+    """What the step timer had in a checkpoint's ``trainer_state.json`` (``state``, read), plus
+    the step a run resumes at."""
     step = int(state.get("global_step", 0))
     attributes = dict(state.get("stateful_callbacks", {}).get("StepTimer", {}).get("attributes", {}))
     attributes["step_seconds"] = list(attributes.get("step_seconds", []))[:step]

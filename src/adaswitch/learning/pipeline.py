@@ -330,7 +330,7 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
     from adaswitch.learning.checkpoints import (
         CHECKPOINTS,
         latest_checkpoint,
-        timer_state,
+        timer_attributes,
     )
 
     path = Path(work_dir) / MANIFEST
@@ -354,7 +354,7 @@ def pipeline_status(work_dir: Path) -> list[dict[str, Any]]:
                 losses = [e["loss"] for e in state.get("log_history", []) if "loss" in e]
                 row["checkpoint"] = {"path": str(checkpoint), "step": state.get("global_step"),
                                      "max_steps": state.get("max_steps"), "loss": losses[-1] if losses else None,
-                                     **_time_left(timer_state(checkpoint), state)}
+                                     **_time_left(timer_attributes(state), state)}
         rows.append(row)
     return rows
 

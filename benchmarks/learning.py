@@ -11,6 +11,8 @@
 Every signal first runs at threshold 1 (no switching): the local agent's greedy trajectories are then the
 same for all signals, so their AUROC is measured on identical steps. The switching thresholds follow.
 With ``--stages`` leaving out the training stages, only the frozen base model's signals are evaluated.
+``--identical-only`` stops there (introspection AUROC on a wider slice for the cost of one local run per
+signal); ``--compare-trained LABEL=MODEL`` adds the trained judgment of another registered model.
 
 Resumable: every stage and run keeps its own directory; rerun the same command to continue.
 Usage: python benchmarks/learning.py [--practice 24 --exam 30 --test-limit 20 --qa-limit 10]
@@ -52,6 +54,10 @@ def main() -> None:
     parser.add_argument("--stages", default="all", help="pipeline stages (see adaswitch learn run --stages)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
                         help="stop training with a checkpoint within MINUTES (then rerun this command to go on)")
+    parser.add_argument("--identical-only", action="store_true",
+                        help="evaluate introspection only: the threshold-1 runs, no switching, no local/cloud runs")
+    parser.add_argument("--compare-trained", type=_label_and_model, action="append", default=[], metavar="LABEL=MODEL",
+                        help="also evaluate the trained judgment of this registered model (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--report", default="learning", help="report file names: OUT/REPORT.{md,json}")
     args = parser.parse_args()
@@ -74,31 +80,13 @@ def main() -> None:
     slices = {"gsm8k": ["--offset", str(args.test_offset), "--limit", str(args.test_limit)]}
     if args.qa_limit > 0:
         slices[args.qa] = ["--limit", str(args.qa_limit)]
-    configs = [("base-verifier", ["--introspection", "verifier"]),
-               ("base-confidence", ["--introspection", "confidence"])]
-    if "base" in probes:
-        configs.append(("base-probe", ["--introspection", "probe", "--probe", probes["base"]]))
-    if reflected:
-        configs.append(("reflected-trained", ["--introspection", "trained", "--local", reflected]))
-        if "reflected" in probes:
-            configs.append(("reflected-probe", ["--introspection", "probe", "--probe", probes["reflected"],
-                                                "--local", reflected]))
-    # References beside the switching runs: local and cloud alone, random switching at the verifier's
-    # rates, and the local-only accuracy of each trained model.
-    methods = {"base-verifier": "local,cloud,adaswitch,random", "reflected-trained": "local,adaswitch"}
+    configs = evaluation_configs(probes, reflected, args.compare_trained)
     evals = work / "eval"
     for bench, slice_args in slices.items():
         started = time.perf_counter()
-        common = ["sweep", bench, *slice_args, "--no-progress"]
-        for label, extra in configs:  # identical steps first: no switching, every signal on the same trajectories
-            _run(ADASWITCH + common + ["--out", str(evals / bench / label), "--thresholds", "1",
-                                       "--methods", "adaswitch", *extra])
-        for label, extra in configs:
-            _run(ADASWITCH + common + ["--out", str(evals / bench / label), "--thresholds", args.thresholds,
-                                       "--methods", methods.get(label, "adaswitch"), *extra])
-        if practised:
-            _run(ADASWITCH + common + ["--out", str(evals / bench / "practised"), "--methods", "local",
-                                       "--local", practised])
+        for command in sweep_commands(bench, slice_args, configs, evals, args.thresholds, practised,
+                                      args.identical_only):
+            _run(ADASWITCH + command)
         times[f"eval-{bench}"] = round(time.perf_counter() - started, 1)
 
     results = summarize(evals, list(slices), manifest)
@@ -117,6 +105,53 @@ def main() -> None:
     (args.out / f"{args.report}.json").write_text(json.dumps({"info": info, "results": results}, indent=2) + "\n")
     (args.out / f"{args.report}.md").write_text(render(info, results))
     print(render(info, results))
+
+
+def evaluation_configs(probes: dict, reflected: str | None,
+                       compare_trained: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(label, sweep flags) of every local agent and signal to evaluate: the base model's verifier prompt,
+    token confidence and probe, the reflected model's trained judgment (and its probe), and any other
+    trained models named for comparison."""
+    configs = [("base-verifier", ["--introspection", "verifier"]),
+               ("base-confidence", ["--introspection", "confidence"])]
+    if "base" in probes:
+        configs.append(("base-probe", ["--introspection", "probe", "--probe", probes["base"]]))
+    if reflected:
+        configs.append(("reflected-trained", ["--introspection", "trained", "--local", reflected]))
+        if "reflected" in probes:
+            configs.append(("reflected-probe", ["--introspection", "probe", "--probe", probes["reflected"],
+                                                "--local", reflected]))
+    configs += [(label, ["--introspection", "trained", "--local", model]) for label, model in compare_trained]
+    return configs
+
+
+def sweep_commands(bench: str, slice_args: list[str], configs: list[tuple[str, list[str]]], evals: Path,
+                   thresholds: str, practised: str | None, identical_only: bool) -> list[list[str]]:
+    """The ``adaswitch sweep`` commands of one benchmark slice, in order: every signal at threshold 1
+    first (no switching: identical greedy local steps for all), then, unless ``identical_only``, the
+    switching thresholds with local and cloud alone, random switching at the verifier's rates and the
+    local-only accuracy of each trained model beside them."""
+    common = ["sweep", bench, *slice_args, "--no-progress"]
+    commands = [common + ["--out", str(evals / bench / label), "--thresholds", "1", "--methods", "adaswitch", *extra]
+                for label, extra in configs]
+    if identical_only:
+        return commands
+    trained = {label for label, extra in configs if extra[:2] == ["--introspection", "trained"]}
+    for label, extra in configs:
+        methods = ("local,cloud,adaswitch,random" if label == "base-verifier"
+                   else "local,adaswitch" if label in trained else "adaswitch")
+        commands.append(common + ["--out", str(evals / bench / label), "--thresholds", thresholds,
+                                  "--methods", methods, *extra])
+    if practised:
+        commands.append(common + ["--out", str(evals / bench / "practised"), "--methods", "local", "--local", practised])
+    return commands
+
+
+def _label_and_model(text: str) -> tuple[str, str]:
+    label, sep, model = text.partition("=")
+    if not (sep and label and model):
+        raise argparse.ArgumentTypeError(f"expected LABEL=MODEL, got {text!r}")
+    return label, model
 
 
 def train_slice(manifest: dict, practice: int, exam: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -77,3 +79,39 @@ def test_a_training_stopped_with_a_checkpoint_ends_the_script_with_its_status(le
     with pytest.raises(subprocess.CalledProcessError):
         learning._run([sys.executable, "-c", "raise SystemExit(1)"], stopped_ok=True)
     learning._run([sys.executable, "-c", "pass"])
+
+
+def _flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_every_signal_judges_identical_steps_before_any_switching_run(learning, tmp_path):
+    configs = learning.evaluation_configs({"base": "p.json"}, "x-reflected", [("older", "x-60-steps")])
+    assert [label for label, _ in configs] == ["base-verifier", "base-confidence", "base-probe", "reflected-trained",
+                                               "older"]
+    commands = learning.sweep_commands("gsm8k", ["--offset", "100", "--limit", "30"], configs, tmp_path, "0.3,0.5",
+                                       "x-practised", identical_only=False)
+    first, rest = commands[:5], commands[5:]
+    assert [_flag(c, "--thresholds") for c in first] == ["1"] * 5
+    assert [_flag(c, "--methods") for c in first] == ["adaswitch"] * 5
+    assert _flag(first[4], "--local") == "x-60-steps" and _flag(first[4], "--introspection") == "trained"
+    methods = {Path(_flag(c, "--out")).name: _flag(c, "--methods") for c in rest}
+    assert methods == {"base-verifier": "local,cloud,adaswitch,random", "base-confidence": "adaswitch",
+                       "base-probe": "adaswitch", "reflected-trained": "local,adaswitch", "older": "local,adaswitch",
+                       "practised": "local"}
+    assert all(c[:4] == ["sweep", "gsm8k", "--offset", "100"] for c in commands)
+
+
+def test_identical_only_runs_each_signal_once_without_switching(learning, tmp_path):
+    configs = learning.evaluation_configs({}, None, [])
+    commands = learning.sweep_commands("hotpotqa", ["--limit", "10"], configs, tmp_path, "0.5", "x-practised",
+                                       identical_only=True)
+    assert [(Path(_flag(c, "--out")).name, _flag(c, "--thresholds")) for c in commands] == \
+        [("base-verifier", "1"), ("base-confidence", "1")]
+
+
+@pytest.mark.parametrize("text", ["older", "=x", "older="])
+def test_a_compared_model_needs_a_label_and_a_name(learning, text):
+    import argparse
+    with pytest.raises(argparse.ArgumentTypeError, match="LABEL=MODEL"):
+        learning._label_and_model(text)

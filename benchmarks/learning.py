@@ -143,7 +143,8 @@ def sweep_commands(bench: str, slice_args: list[str], configs: list[tuple[str, l
         commands.append(common + ["--out", str(evals / bench / label), "--thresholds", thresholds,
                                   "--methods", methods, *extra])
     if practised:
-        commands.append(common + ["--out", str(evals / bench / "practised"), "--methods", "local", "--local", practised])
+        commands.append(common + ["--out", str(evals / bench / "practised"), "--methods", "local",
+                                  "--local", practised])
     return commands
 
 
@@ -190,7 +191,8 @@ def summarize(evals: Path, benches: list[str], manifest: dict) -> dict:
                              "auroc": s.auroc, "auroc_signal": s.auroc_signal, "auroc_n": s.auroc_n,
                              "auroc_wrong": s.auroc_wrong, "auroc_position": s.auroc_position,
                              "auroc_first": s.auroc_first, "auroc_first_n": s.auroc_first_n,
-                             "auroc_first_position": s.auroc_first_position})
+                             "auroc_first_position": s.auroc_first_position,
+                             "auroc_first_interval": s.auroc_first_interval})
         base_local = _acc(rows, "base-verifier", "local")
         cloud = _acc(rows, "base-verifier", "cloud")
         curves = {}
@@ -232,6 +234,10 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def _interval(bounds: list[float] | tuple[float, float] | None) -> str:
+    return "" if not bounds else f"[{bounds[0]:.2f}, {bounds[1]:.2f}] "
+
+
 def render(info: dict, results: dict) -> str:
     lines = ["# Collaborative learning on the embedded pair", "",
              f"Command: `{info['command']}`; machine: {info['machine']}; finished {info['finished_at']}.",
@@ -254,11 +260,13 @@ def render(info: dict, results: dict) -> str:
                       "|---|---|---|---|---|---|---|"]
             lines += [f"| {r['config']} | {r['auroc_n']} ({r['auroc_wrong']}) | {_num(r['auroc'])} | "
                       f"{_num(r['auroc_signal'])} | {_num(r.get('auroc_position'))} | {_num(r.get('auroc_first'))} "
-                      f"({r.get('auroc_first_n', '-')}) | {_num(r.get('auroc_first_position'))} |" for r in same]
+                      f"{_interval(r.get('auroc_first_interval'))}({r.get('auroc_first_n', '-')}) | "
+                      f"{_num(r.get('auroc_first_position'))} |" for r in same]
             lines += ["", "\"Step position alone\" scores each step by how far into its trajectory it is: the AUROC "
                       "a signal gets for free, since a small model that goes wrong early then loops. \"Up to the "
                       "first error\" keeps each trajectory's steps until its first wrong one, the decisions at "
-                      "which switching could still keep it right.", ""]
+                      "which switching could still keep it right; the brackets hold its 95% interval when whole "
+                      "trajectories are resampled.", ""]
         lines += [
                   "| local agent / signal | run | n | accuracy | cloud share of steps | AUROC (all judged steps) "
                   "| AUROC (signal only) | judged steps (wrong) |",

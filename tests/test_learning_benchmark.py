@@ -25,7 +25,8 @@ def _row(config: str, run: str, method: str, threshold: float | None, accuracy: 
     return {"config": config, "run": run, "method": method, "threshold": threshold, "n": 10,
             "accuracy": accuracy, "cloud_share_steps": 0.0 if threshold == 1.0 else 0.5, "cloud_share_tokens": 0.2,
             "auroc": auroc, "auroc_signal": auroc, "auroc_n": 12, "auroc_wrong": 5, "auroc_position": 0.8,
-            "auroc_first": auroc and auroc - 0.1, "auroc_first_n": 7, "auroc_first_position": 0.6}
+            "auroc_first": auroc and auroc - 0.1, "auroc_first_n": 7, "auroc_first_position": 0.6,
+            "auroc_first_interval": [0.4, 0.9] if config == "base-probe" else None}
 
 
 def test_the_report_puts_the_no_switching_runs_in_their_own_table(learning):
@@ -40,7 +41,7 @@ def test_the_report_puts_the_no_switching_runs_in_their_own_table(learning):
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Introspection on identical steps"))
     table = lines[start + 2:start + 6]
-    assert table[2:] == ["| base-probe | 12 (5) | 0.71 | 0.71 | 0.80 | 0.61 (7) | 0.60 |",
+    assert table[2:] == ["| base-probe | 12 (5) | 0.71 | 0.71 | 0.80 | 0.61 [0.40, 0.90] (7) | 0.60 |",
                          "| base-verifier | 12 (5) | 0.64 | 0.64 | 0.80 | 0.54 (7) | 0.60 |"]
     assert "| base-verifier | adaswitch@0.5 | 10 | 30% | 50% | 0.60 | 0.60 | 12 (5) |" in lines
 

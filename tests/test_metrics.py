@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from adaswitch.actions import Action
 from adaswitch.benchmarks.base import Sample
 from adaswitch.evaluation.metrics import (
-    Costing, Price, auroc, cascade_points, curve_metrics, default_cascade_thresholds, load_prices,
+    Costing, Price, auroc, auroc_interval, cascade_points, curve_metrics, default_cascade_thresholds, load_prices,
     oracle_point, price_of, summarize_run,
 )
 from adaswitch.evaluation.records import EvalRecord, RunConfig
@@ -190,6 +190,26 @@ def test_position_baseline_and_auroc_up_to_the_first_error():
     # up to the first error: "a" stops at its second step (0.2, wrong); "b" has none
     assert s.auroc_first_n == 5 and s.auroc_first == 0.25
     assert s.auroc_first_position == pytest.approx(2.5 / 4)
+    low, high = s.auroc_first_interval
+    assert 0.0 <= low <= s.auroc_first <= high <= 1.0
+
+
+def test_the_auroc_interval_resamples_whole_trajectories():
+    separated = [[(0.1, False), (0.9, True)]] * 20
+    assert auroc_interval(separated) == (1.0, 1.0)
+    # two kinds of trajectory, one ordered right and one wrong: the interval spans both outcomes
+    mixed = [[(0.1, False), (0.9, True)]] * 10 + [[(0.9, False), (0.1, True)]] * 10
+    low, high = auroc_interval(mixed)
+    assert low < 0.5 < high and high - low > 0.2
+    assert auroc_interval(mixed) == auroc_interval(mixed)  # seeded
+    wider = auroc_interval(mixed[:4] + mixed[10:14])
+    assert wider[1] - wider[0] > high - low  # fewer trajectories, wider interval
+
+
+def test_the_auroc_interval_needs_two_groups_and_both_classes():
+    assert auroc_interval([[(0.1, False), (0.9, True)]]) is None
+    assert auroc_interval([[(0.1, True)], [(0.5, True)], []]) is None
+    assert auroc_interval([]) is None
 
 
 # ---------------------------------------------------------------- cascade and oracle

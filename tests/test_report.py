@@ -167,11 +167,12 @@ def test_markdown_shows_the_auroc_up_to_the_first_error_and_the_position_baselin
     i = next(i for i, r in enumerate(bench.rows) if r.label == "adaswitch@0.5")
     bench.rows[i] = bench.rows[i].model_copy(update={"auroc": 0.91, "auroc_n": 113, "auroc_first": 0.75,
                                                      "auroc_first_n": 47, "auroc_position": 0.87,
-                                                     "auroc_first_position": 0.68})
+                                                     "auroc_first_position": 0.68,
+                                                     "auroc_first_interval": (0.6, 0.875)})
     text = markdown(report)
     header = next(line for line in text.splitlines() if line.startswith("| method |"))
     row = next(line for line in text.splitlines() if line.startswith("| adaswitch@0.5 |"))
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
-    assert cells["AUROC (n)"] == "0.910 (113)" and cells["AUROC to 1st error (n)"] == "0.750 (47)"
+    assert cells["AUROC (n)"] == "0.910 (113)" and cells["AUROC to 1st error (n)"] == "0.750 [0.60, 0.88] (47)"
     assert cells["step position alone: all / to 1st error"] == "0.87 / 0.68"
     assert "'to 1st error' keeps each trajectory's steps" in text

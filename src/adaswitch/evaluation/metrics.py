@@ -162,6 +162,8 @@ class RunSummary(BaseModel):
     auroc_first_n: int = 0
     auroc_first_position: float | None = None
     """The position baseline on the proposals of :attr:`auroc_first`."""
+    auroc_first_interval: tuple[float, float] | None = None
+    """95% interval of :attr:`auroc_first`, resampling whole trajectories (see :func:`auroc_interval`)."""
     cloud_replaced_judged: int = 0
     """Cloud steps that replaced a local proposal the rules could judge."""
     cloud_replaced_wrong: int = 0
@@ -319,6 +321,9 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
         "auroc_first": auroc([j.p_error for j in first], first_wrong),
         "auroc_first_n": len(first),
         "auroc_first_position": auroc([j.position for j in first], first_wrong),
+        "auroc_first_interval": auroc_interval(
+            [[(j.p_error, j.verdict == "wrong") for j in up_to_first_error(js) if j.verdict != "unknown"]
+             for js in judgments]),
         "cloud_replaced_judged": judged,
         "cloud_replaced_wrong": bad,
         "cloud_on_wrong_share": bad / judged if judged else None,
@@ -339,6 +344,31 @@ def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
     starts = np.cumsum(counts) - counts  # ranks are 1-based: a group spans start+1 .. start+count
     ranks = (starts + (counts + 1) / 2.0)[inverse]
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def auroc_interval(
+    groups: Sequence[Sequence[tuple[float, bool]]], level: float = 0.95, draws: int = 1000, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the AUROC of (score, positive) pairs that come in groups.
+
+    Whole groups (a trajectory's steps, which are not independent of each other) are drawn with
+    replacement, ``draws`` times with a fixed ``seed``, so the interval is reproducible. None when
+    the AUROC itself is undefined or fewer than two groups hold any pair.
+    """
+    groups = [g for g in groups if g]
+    pairs = [pair for g in groups for pair in g]
+    if len(groups) < 2 or auroc([s for s, _ in pairs], [y for _, y in pairs]) is None:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        drawn = [pair for i in rng.integers(0, len(groups), len(groups)) for pair in groups[i]]
+        value = auroc([s for s, _ in drawn], [y for _, y in drawn])
+        if value is not None:
+            values.append(value)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(values, [tail, 1.0 - tail])
+    return float(low), float(high)
 
 
 # ---------------------------------------------------------------- curves

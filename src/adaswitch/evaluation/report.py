@@ -157,11 +157,17 @@ def _num(value: float | None, fmt: str = ".3f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _interval(bounds: tuple[float, float] | None) -> str:
+    return "" if bounds is None else f"[{bounds[0]:.2f}, {bounds[1]:.2f}] "
+
+
 def _cells(r: RunSummary) -> list[str]:
     acc = "-" if r.accuracy is None else f"{100 * r.accuracy:.1f} ± {100 * (r.accuracy_se or 0):.1f}"
     auroc = "-" if r.auroc is None else f"{r.auroc:.3f} ({r.auroc_n})"
     signal = "-" if r.auroc_signal is None else f"{r.auroc_signal:.3f} ({r.auroc_signal_n})"
-    first = "-" if r.auroc_first is None else f"{r.auroc_first:.3f} ({r.auroc_first_n})"
+    first = "-"
+    if r.auroc_first is not None:
+        first = f"{r.auroc_first:.3f} {_interval(r.auroc_first_interval)}({r.auroc_first_n})"
     position = "-" if r.auroc_position is None else f"{r.auroc_position:.2f} / {_num(r.auroc_first_position, '.2f')}"
     on_wrong = "-"
     if r.cloud_on_wrong_share is not None:
@@ -195,8 +201,9 @@ def markdown(report: Report) -> str:
              "(cascade rows: the final self-check against wrong local answers); 'signal only' leaves "
              "out the steps forced to probability 1 (unreadable action, failing tool, repeated call); "
              "'to 1st error' keeps each trajectory's steps up to its first wrong one, the decisions where "
-             "switching can still help; 'step position alone' is the AUROC of a step's index in its "
-             "trajectory, what any signal that rises along a trajectory gets for free. "
+             "switching can still help (in brackets: its 95% interval, resampling whole trajectories); "
+             "'step position alone' is the AUROC of a step's index in its trajectory, what any signal "
+             "that rises along a trajectory gets for free. "
              "Prices may be illustrative (see the price table's note).", ""]
     for bench in report.benchmarks:
         lines += [f"## {bench.benchmark}", "", *table(_HEADERS, [_cells(r) for r in bench.rows]), ""]

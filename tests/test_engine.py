@@ -7,7 +7,12 @@ import pytest
 from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings
-from adaswitch.introspection import ConfidenceIntrospector, VerifierIntrospector
+from adaswitch.introspection import (
+    ConfidenceIntrospector,
+    PositionIntrospector,
+    VerifierIntrospector,
+    make_introspector,
+)
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
 from adaswitch.trace import Trace
@@ -188,6 +193,22 @@ def test_confidence_introspection_reads_step_logprobs():
     assert trace.steps[0].author == "cloud" and trace.steps[0].p_error > 0.9
     assert trace.steps[1].author == "local" and trace.steps[1].p_error < 0.5
     assert local.requests[0].logprobs is True
+
+
+def test_position_baseline_hands_later_steps_to_the_cloud_without_asking_the_model():
+    local = local_backend()
+    position = PositionIntrospector()
+    trace = engine(local, cloud_backend(), "adaswitch", threshold=0.3, introspector=position).solve(QUESTION)
+    # p = (index - 1) / (index - 1 + 2): 0 for step 1, 1/3 for step 2
+    assert [s.p_error for s in trace.steps] == [0.0, pytest.approx(1 / 3)]
+    assert [s.author for s in trace.steps] == ["local", "cloud"]
+    assert all(c.purpose == "step" for s in trace.steps for c in s.calls)  # no judge calls
+    assert trace.answer == "7"
+    kept = engine(local_backend(), cloud_backend(), "adaswitch", threshold=0.5,
+                  introspector=make_introspector("position")).solve(QUESTION)
+    assert [s.author for s in kept.steps] == ["local", "local"]
+    with pytest.raises(ValueError, match="positive"):
+        PositionIntrospector(scale=0)
 
 
 def test_step_budget_ends_with_fallback_extraction():

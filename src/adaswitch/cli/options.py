@@ -23,7 +23,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--introspection", type=click.Choice(sorted(INTROSPECTORS)), default="verifier", show_default=True,
                  envvar="ADASWITCH_INTROSPECTION",
                  help="Where the probability of error comes from: verifier prompt, token confidence, a trained "
-                      "judgment (reflectively trained local model) or a hidden-state probe (--probe)."),
+                      "judgment (reflectively trained local model), a hidden-state probe (--probe), or the "
+                      "step's position alone (a baseline: later steps to the cloud)."),
     click.option("--probe", "probe", type=click.Path(dir_okay=False), envvar="ADASWITCH_PROBE",
                  help="Probe file for --introspection probe (fitted on labelled steps for this local model)."),
     click.option("--switch-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,

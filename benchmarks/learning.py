@@ -58,6 +58,8 @@ def main() -> None:
                         help="evaluate introspection only: the threshold-1 runs, no switching, no local/cloud runs")
     parser.add_argument("--compare-trained", type=_label_and_model, action="append", default=[], metavar="LABEL=MODEL",
                         help="also evaluate the trained judgment of this registered model (repeatable)")
+    parser.add_argument("--position-thresholds", default=None, metavar="T,T,...",
+                        help="also switch by step position alone (introspection 'position') at these thresholds")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--report", default="learning", help="report file names: OUT/REPORT.{md,json}")
     args = parser.parse_args()
@@ -85,7 +87,7 @@ def main() -> None:
     for bench, slice_args in slices.items():
         started = time.perf_counter()
         for command in sweep_commands(bench, slice_args, configs, evals, args.thresholds, practised,
-                                      args.identical_only):
+                                      args.identical_only, args.position_thresholds):
             _run(ADASWITCH + command)
         times[f"eval-{bench}"] = round(time.perf_counter() - started, 1)
 
@@ -126,11 +128,13 @@ def evaluation_configs(probes: dict, reflected: str | None,
 
 
 def sweep_commands(bench: str, slice_args: list[str], configs: list[tuple[str, list[str]]], evals: Path,
-                   thresholds: str, practised: str | None, identical_only: bool) -> list[list[str]]:
+                   thresholds: str, practised: str | None, identical_only: bool,
+                   position_thresholds: str | None = None) -> list[list[str]]:
     """The ``adaswitch sweep`` commands of one benchmark slice, in order: every signal at threshold 1
     first (no switching: identical greedy local steps for all), then, unless ``identical_only``, the
     switching thresholds with local and cloud alone, random switching at the verifier's rates and the
-    local-only accuracy of each trained model beside them."""
+    local-only accuracy of each trained model beside them, and the position baseline at its own
+    ``position_thresholds`` (its threshold-1 AUROC is the report's "step position alone")."""
     common = ["sweep", bench, *slice_args, "--no-progress"]
     commands = [common + ["--out", str(evals / bench / label), "--thresholds", "1", "--methods", "adaswitch", *extra]
                 for label, extra in configs]
@@ -145,6 +149,9 @@ def sweep_commands(bench: str, slice_args: list[str], configs: list[tuple[str, l
     if practised:
         commands.append(common + ["--out", str(evals / bench / "practised"), "--methods", "local",
                                   "--local", practised])
+    if position_thresholds:
+        commands.append(common + ["--out", str(evals / bench / "base-position"), "--thresholds", position_thresholds,
+                                  "--methods", "adaswitch", "--introspection", "position"])
     return commands
 
 

@@ -101,6 +101,13 @@ def test_every_signal_judges_identical_steps_before_any_switching_run(learning, 
                        "base-probe": "adaswitch", "reflected-trained": "local,adaswitch", "older": "local,adaswitch",
                        "practised": "local"}
     assert all(c[:4] == ["sweep", "gsm8k", "--offset", "100"] for c in commands)
+    with_position = learning.sweep_commands("gsm8k", [], configs, tmp_path, "0.5", None, identical_only=False,
+                                            position_thresholds="0.3,0.5")
+    last = with_position[-1]
+    assert Path(_flag(last, "--out")).name == "base-position" and _flag(last, "--thresholds") == "0.3,0.5"
+    assert _flag(last, "--introspection") == "position" and len(with_position) == 11
+    assert learning.sweep_commands("gsm8k", [], configs, tmp_path, "0.5", None, identical_only=True,
+                                   position_thresholds="0.3") == with_position[:5]
 
 
 def test_identical_only_runs_each_signal_once_without_switching(learning, tmp_path):

@@ -4,6 +4,7 @@ fine-tuning of the tiny SmolLM2-135M (exported to GGUF and read back through lla
 from __future__ import annotations
 
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -185,6 +186,33 @@ def test_the_time_budget_stops_after_the_last_step_that_ends_before_the_deadline
     assert not control.should_save and not control.should_training_stop and last.stopped_at is None
 
 
+def test_a_signal_stops_training_after_the_step_and_an_ignored_one_stays_ignored():
+    pytest.importorskip("transformers")
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(global_step=0, max_steps=10)
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ignoring = training_stopper()
+        ignoring.on_train_begin(None, state, None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # a background job's ignored SIGINT is kept
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+        ignoring.restore()
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stopper = training_stopper()
+        stopper.on_train_begin(None, state, None)
+        signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt: the stopper took it
+        assert stopper.requested == "SIGINT"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # a second one interrupts
+        control = SimpleNamespace(should_save=False, should_training_stop=False)
+        state.global_step = 4
+        stopper.on_step_end(None, state, control)
+        assert control.should_save and control.should_training_stop and stopper.stopped_at == 4
+    finally:
+        signal.signal(signal.SIGINT, original)
+
+
 def test_bf16_is_chosen_where_it_speeds_training(monkeypatch):
     torch = pytest.importorskip("torch")
     from adaswitch.learning.finetune import bf16_helps
@@ -350,7 +378,6 @@ def test_full_finetuning_continues_from_a_trained_model(lora_run, tmp_path):
 def _stop_at(step, how):
     """A Trainer callback that stops training as a kill (an exception) or a Ctrl-C (SIGINT) would."""
     import os
-    import signal
 
     from transformers import TrainerCallback
 
@@ -366,11 +393,20 @@ def _stop_at(step, how):
     return Stop()
 
 
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler for the test, whatever started pytest (a background job ignores SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.realmodel
-def test_a_stopped_training_resumes_from_its_checkpoint_as_if_never_stopped(smol_path, tmp_path):
+def test_a_stopped_training_resumes_from_its_checkpoint_as_if_never_stopped(smol_path, tmp_path, default_sigint):
     # dropout on: a resumed run must also restore the random state to match the straight run
     settings = FinetuneSettings(max_steps=6, batch_size=2, learning_rate=1e-3, lora_r=8, lora_alpha=16,
                                 lora_dropout=0.1, max_length=256, bf16="off", checkpoint_every=2)
+    handler_before = signal.getsignal(signal.SIGINT)
     straight = finetune("smollm2-135m", WRONG_STEPS, tmp_path / "straight", settings, progress=False)
     assert straight.resumed_at == [] and not (tmp_path / "straight" / "checkpoints").exists()
 
@@ -386,8 +422,7 @@ def test_a_stopped_training_resumes_from_its_checkpoint_as_if_never_stopped(smol
         finetune("smollm2-135m", WRONG_STEPS, out, settings, progress=False, callbacks=[_stop_at(5, "signal")])
     assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-5"]
     assert not (out / "finetune.json").exists() and not (out / "model").exists()
-    import signal
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers given back
+    assert signal.getsignal(signal.SIGINT) is handler_before  # handlers given back
 
     import time
     with pytest.raises(TrainingInterrupted, match="budget was spent before training began; it stands at step 5") \

@@ -118,7 +118,8 @@ def training_stopper(stop_by: float | None = None, clock: Callable[[], float] = 
     after the step under way; with ``stop_by`` (a ``time.time()`` deadline), after the last step
     that ends before it at the pace of the step just done. ``stopped_at`` is that step, ``reason``
     says why, ``budget`` whether the deadline stopped it. A second signal goes to the handlers from
-    before (outside the main thread, where handlers cannot be set, signals are left alone). It also
+    before (outside the main thread, where handlers cannot be set, and for a signal the process was
+    started ignoring, as a shell's background job ignores SIGINT, signals are left alone). It also
     skips the checkpoint the Trainer would save after the last step. ``clock`` tells the time."""
     import signal
     import threading
@@ -149,6 +150,8 @@ def training_stopper(stop_by: float | None = None, clock: Callable[[], float] = 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if threading.current_thread() is threading.main_thread():
                 for signum in (signal.SIGINT, signal.SIGTERM):
+                    if signal.getsignal(signum) is signal.SIG_IGN:
+                        continue  # ignored by whoever started us (a background job, nohup): keep it so
                     self._previous[signum] = signal.signal(signum, self._handle)
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

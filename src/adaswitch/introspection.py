@@ -103,9 +103,9 @@ class PositionIntrospector:
 
     At threshold τ (switch when p > τ) every step whose index is above 1 + scale·τ / (1 - τ) goes to
     the cloud: with the default scale, τ = 0.3 keeps only the first step local, τ = 0.5 the first
-    three; the engine still sends an unreadable, failing or repeated action to the cloud at any step. A small model that goes wrong early and then loops makes
-    later steps mostly wrong, so this content-free signal can score a high AUROC; any introspection
-    has to beat it to be worth its cost.
+    three; the engine still sends an unreadable, failing or repeated action to the cloud at any step.
+    A small model that goes wrong early and then loops makes later steps mostly wrong, so this
+    content-free signal can score a high AUROC; any introspection has to beat it to be worth its cost.
     """
 
     scale: float = 2.0

@@ -301,7 +301,8 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
     judgments = [local_judgments(steps) for steps in labels]
     known = [j for js in judgments for j in js if j.verdict != "unknown"]
     wrong = [j.verdict == "wrong" for j in known]
-    first = [j for js in judgments for j in up_to_first_error(js) if j.verdict != "unknown"]
+    first_by_trajectory = [[j for j in up_to_first_error(js) if j.verdict != "unknown"] for js in judgments]
+    first = [j for js in first_by_trajectory for j in js]
     first_wrong = [j.verdict == "wrong" for j in first]
     judged = bad = 0
     for steps in labels:
@@ -321,9 +322,8 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
         "auroc_first": auroc([j.p_error for j in first], first_wrong),
         "auroc_first_n": len(first),
         "auroc_first_position": auroc([j.position for j in first], first_wrong),
-        "auroc_first_interval": auroc_interval(
-            [[(j.p_error, j.verdict == "wrong") for j in up_to_first_error(js) if j.verdict != "unknown"]
-             for js in judgments]),
+        "auroc_first_interval": auroc_interval([[(j.p_error, j.verdict == "wrong") for j in js]
+                                                for js in first_by_trajectory]),
         "cloud_replaced_judged": judged,
         "cloud_replaced_wrong": bad,
         "cloud_on_wrong_share": bad / judged if judged else None,

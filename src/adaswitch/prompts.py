@@ -166,3 +166,21 @@ def step_stops(next_index: int) -> list[str]:
     """Where generation of one step must stop: before the tool's observation, the next step, or a
     reflectively trained model's judgment of the step."""
     return ["\nObservation", "Observation:", f"Observation {next_index}", "\nThought", "\nQuestion:", JUDGMENT_PREFIX]
+
+
+@dataclass(frozen=True)
+class ZeroShotPrompts(TaskPrompts):
+    """A family's prompts without the worked examples: the system message is the instructions only.
+
+    For an agent practised on gold trajectories (``adaswitch.learning.gold``), which learned the
+    format from training and needs no examples; its records and its inference prompts both use it.
+    """
+
+    def system(self) -> str:
+        return self.instructions
+
+
+def zero_shot_prompts_for(family: str) -> TaskPrompts:
+    """The prompts of ``family`` with the few-shot examples left out."""
+    base = prompts_for(family)
+    return ZeroShotPrompts(base.family, base.instructions, "")

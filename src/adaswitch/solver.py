@@ -13,12 +13,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from adaswitch.backends import EndpointOptions, make_backend
 from adaswitch.backends.base import Backend
+from adaswitch.cot import COT_MODE, DEFAULT_COT_MAX_TOKENS, CotSettings, answer_kind, solve_cot
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings, StepCallback
 from adaswitch.introspection import INTROSPECTORS, Introspector, make_introspector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
-from adaswitch.trace import Trace
+from adaswitch.trace import Agent, Trace
 
 if TYPE_CHECKING:
     from adaswitch.evaluation.cache import ResponseCache
@@ -62,6 +63,10 @@ class SolverSettings(BaseModel):
     max_step_tokens: int = 160
     on_cloud_error: Literal["fallback", "fail"] = "fallback"
     seed: int = 0
+    cot_model: Agent = "local"
+    """Which model the chain-of-thought baseline (mode ``cot``) runs on."""
+    cot_max_tokens: int = Field(default=DEFAULT_COT_MAX_TOKENS, ge=1)
+    """Token budget of the chain-of-thought baseline's one completion."""
     redact: list[str] = Field(default_factory=list)
     """Built-in patterns (email, phone, ipv4, iban, card) removed from everything sent to the cloud."""
     redact_patterns: dict[str, str] = Field(default_factory=dict)
@@ -93,7 +98,8 @@ class Solver:
         cache: "ResponseCache | None" = None,
     ):
         self.settings = settings
-        make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
+        if settings.mode != COT_MODE:
+            make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
         redactor = _redactor(settings)
         # built before any model loads, so a bad probe file fails fast; checked against the model below
         self.introspector: Introspector = make_introspector(settings.introspection, probe_path=settings.probe_path)
@@ -144,8 +150,35 @@ class Solver:
         switch_rate: float | None = None,
         on_step: StepCallback | None = None,
     ) -> Trace:
+        if (mode or self.settings.mode) == COT_MODE:
+            trace = self.solve_cot(question, family, knowledge, question_id)
+            if on_step:
+                for step in trace.steps:
+                    on_step(step)
+            return trace
         collaboration = self.collaboration(mode, threshold, switch_rate)
         return collaboration.solve(question, family, knowledge, question_id, on_step)
+
+    def solve_cot(
+        self,
+        question: str,
+        family: str = "math",
+        knowledge: list[Document] | None = None,
+        question_id: str = "",
+        model: Agent | None = None,
+        benchmark: str | None = None,
+    ) -> Trace:
+        """The chain-of-thought baseline on ``model`` (default: ``settings.cot_model``), its answer
+        formatted for ``benchmark`` when given (a LaTeX expression for MATH-500, yes/no for StrategyQA)."""
+        role = model or self.settings.cot_model
+        chosen = self.local if role == "local" else self.cloud
+        if chosen is None:
+            raise ValueError("the chain-of-thought baseline on the cloud model needs a cloud model")
+        settings = CotSettings(
+            max_tokens=self.settings.cot_max_tokens, seed=self.settings.seed, answer_kind=answer_kind(family, benchmark)
+        )
+        return solve_cot(chosen, question, family, knowledge, question_id=question_id, settings=settings,
+                         local_model=self.local.name)
 
     def close(self) -> None:
         self.local.close()

@@ -27,7 +27,7 @@ def eval_command(benchmark: str, run_dir: Path, split: str, limit: int | None, o
     bench = get_benchmark(benchmark)
     samples = select_samples(bench, split, limit, offset, parse_ids(ids))
     settings = settings_from_options(options)
-    method = Method(settings.mode, settings.threshold, settings.switch_rate)
+    method = Method(settings.mode, settings.threshold, settings.switch_rate, model=settings.cot_model)
     with open_cache(cache_path) as cache, Solver(settings, cache=cache) as solver:
         outcome = run_method(run_dir, bench, samples, method, solver, split, effective_workers(solver, workers),
                              TqdmProgress if progress else None)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from adaswitch.cot import COT_MODE, DEFAULT_COT_MAX_TOKENS
 from adaswitch.introspection import INTROSPECTORS
 from adaswitch.policies import MODES
 from adaswitch.solver import DEFAULT_CLOUD, DEFAULT_LOCAL, EndpointSettings, SolverSettings
@@ -17,7 +18,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="Local model: an embedded name, a .gguf path, llama:..., openai:MODEL or fake[:SCRIPT.json]."),
     click.option("--cloud", "cloud", default=DEFAULT_CLOUD, show_default=True, envvar="ADASWITCH_CLOUD",
                  help="Cloud model, same forms as --local. The default is an in-process stand-in."),
-    click.option("--mode", type=click.Choice(MODES), default="adaswitch", show_default=True, envvar="ADASWITCH_MODE"),
+    click.option("--mode", type=click.Choice((*MODES, COT_MODE)), default="adaswitch", show_default=True,
+                 envvar="ADASWITCH_MODE", help="How steps are written; 'cot' is the chain-of-thought baseline "
+                                               "(one plain completion, no tools) on --cot-model."),
     click.option("--threshold", "-t", type=click.FloatRange(0, 1), default=0.5, show_default=True,
                  envvar="ADASWITCH_THRESHOLD", help="Switch when the probability of error exceeds this."),
     click.option("--introspection", type=click.Choice(sorted(INTROSPECTORS)), default="verifier", show_default=True,
@@ -34,6 +37,10 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--max-steps", type=click.IntRange(1, 50), default=10, show_default=True, envvar="ADASWITCH_MAX_STEPS"),
     click.option("--on-cloud-error", type=click.Choice(["fallback", "fail"]), default="fallback", show_default=True,
                  envvar="ADASWITCH_ON_CLOUD_ERROR", help="When the cloud fails: the local agent writes the step, or the question fails."),
+    click.option("--cot-model", type=click.Choice(["local", "cloud"]), default="local", show_default=True,
+                 envvar="ADASWITCH_COT_MODEL", help="Which model the chain-of-thought baseline (--mode cot) runs on."),
+    click.option("--cot-max-tokens", type=click.IntRange(1), default=DEFAULT_COT_MAX_TOKENS, show_default=True,
+                 envvar="ADASWITCH_COT_MAX_TOKENS", help="Token budget of the chain-of-thought baseline's answer."),
     click.option("--seed", type=int, default=0, show_default=True, envvar="ADASWITCH_SEED"),
     click.option("--cloud-base-url", envvar="ADASWITCH_CLOUD_BASE_URL", help="Base URL of an OpenAI-compatible cloud endpoint."),
     click.option("--cloud-api-key", envvar=["ADASWITCH_CLOUD_API_KEY", "OPENAI_API_KEY"], help="API key of the cloud endpoint."),
@@ -62,7 +69,8 @@ def solver_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def settings_from_options(options: dict[str, Any]) -> SolverSettings:
     """Turn the shared options into solver settings; a mode that needs no cloud loads none."""
     mode = options["mode"]
-    cloud = options["cloud"] if mode in ("cloud", "adaswitch", "random") else None
+    needs_cloud = mode in ("cloud", "adaswitch", "random") or (mode == COT_MODE and options["cot_model"] == "cloud")
+    cloud = options["cloud"] if needs_cloud else None
     try:
         return _settings(options, mode, cloud)
     except ValidationError as error:
@@ -82,6 +90,8 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         max_steps=options["max_steps"],
         on_cloud_error=options["on_cloud_error"],
         seed=options["seed"],
+        cot_model=options["cot_model"],
+        cot_max_tokens=options["cot_max_tokens"],
         redact=[name.strip() for name in options["redact"].split(",") if name.strip()],
         redact_patterns=_custom_patterns(options["redact_pattern"]),
         local_endpoint=EndpointSettings(

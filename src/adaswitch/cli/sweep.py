@@ -17,6 +17,7 @@ from adaswitch.cli.runs import TqdmProgress, effective_workers, open_cache, pars
               envvar="ADASWITCH_SWEEP_DIR", help="Directory for one run directory per method.")
 @click.option("--thresholds", default="0.3,0.5,0.7", show_default=True, envvar="ADASWITCH_THRESHOLDS")
 @click.option("--methods", default="local,cloud,adaswitch,self-reflection,random", show_default=True,
+              help="Comma-separated methods; add cot for the chain-of-thought baseline (on --cot-model).",
               envvar="ADASWITCH_METHODS")
 @click.option("--reflection-threshold", type=click.FloatRange(0, 1), envvar="ADASWITCH_REFLECTION_THRESHOLD",
               help="Self-reflection threshold (default: the middle of --thresholds).")

@@ -26,9 +26,11 @@ class RunConfig(BaseModel):
     sample_ids: list[str] = Field(default_factory=list)
     """The slice, fixed when the run starts (so a resumed run covers exactly the same samples)."""
     method: str
-    """``local``, ``cloud``, ``adaswitch``, ``self-reflection`` or ``random``."""
+    """``local``, ``cloud``, ``adaswitch``, ``self-reflection``, ``random`` or ``cot``."""
     threshold: float | None = None
     switch_rate: float | None = None
+    cot_model: str | None = None
+    """The chain-of-thought baseline's model: ``local`` or ``cloud`` (None for other methods)."""
     introspection: str | None = None
     probe: str | None = None
     """The probe file of ``introspection="probe"``."""
@@ -49,6 +51,8 @@ class RunConfig(BaseModel):
             return f"{self.method}@{self.threshold:g}"
         if self.method == "random" and self.switch_rate is not None:
             return f"random@{self.switch_rate:g}"
+        if self.method == "cot" and self.cot_model == "cloud":
+            return "cot-cloud"
         return self.method
 
 

@@ -26,7 +26,7 @@ from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
 from adaswitch.prompts import prompts_for
 from adaswitch.solver import Solver
-from adaswitch.trace import Trace
+from adaswitch.trace import Agent, Trace
 from adaswitch.trajectory import render_trajectory
 from adaswitch.usage import Usage
 
@@ -42,6 +42,12 @@ class Method:
     name: str
     threshold: float | None = None
     switch_rate: float | None = None
+    model: Agent = "local"
+    """The model the chain-of-thought baseline (``cot``) runs on; the other methods ignore it."""
+
+    @property
+    def uses_cloud(self) -> bool:
+        return self.name in ("cloud", "adaswitch", "random") or (self.name == "cot" and self.model == "cloud")
 
 
 @dataclass
@@ -80,7 +86,8 @@ def run_config(
         probe=probe,
         probe_sha256=_probe_sha256(probe) if probe else None,
         local_model=solver.local.name,
-        cloud_model=solver.cloud.name if solver.cloud and method.name in ("cloud", "adaswitch", "random") else None,
+        cloud_model=solver.cloud.name if solver.cloud and method.uses_cloud else None,
+        cot_model=method.model if method.name == "cot" else None,
         local_parameters=solver.local.parameters,
         cloud_parameters=solver.cloud.parameters if solver.cloud else None,
         solver=settings,
@@ -147,15 +154,19 @@ def _safe(evaluate, sample: Sample) -> tuple[EvalRecord | None, str | None]:  # 
 
 
 def _evaluate(sample: Sample, benchmark: Benchmark, method: Method, solver: Solver) -> EvalRecord:
-    trace = solver.solve(
-        sample.question,
-        sample.family,
-        sample.knowledge or None,
-        question_id=sample.id,
-        mode=method.name,
-        threshold=method.threshold,
-        switch_rate=method.switch_rate,
-    )
+    if method.name == "cot":
+        trace = solver.solve_cot(sample.question, sample.family, sample.knowledge or None, sample.id,
+                                 model=method.model, benchmark=benchmark.name)
+    else:
+        trace = solver.solve(
+            sample.question,
+            sample.family,
+            sample.knowledge or None,
+            question_id=sample.id,
+            mode=method.name,
+            threshold=method.threshold,
+            switch_rate=method.switch_rate,
+        )
     score = benchmark.score(trace.answer, sample)
     record = EvalRecord(
         sample_id=sample.id,
@@ -205,8 +216,8 @@ def _check_or_write_config(run_dir: Path, config: RunConfig) -> None:
     path = run_dir / CONFIG_FILE
     if path.exists():
         old = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
-        for field in ("benchmark", "split", "sample_ids", "method", "threshold", "switch_rate", "introspection",
-                      "probe_sha256", "local_model", "cloud_model"):
+        for field in ("benchmark", "split", "sample_ids", "method", "threshold", "switch_rate", "cot_model",
+                      "introspection", "probe_sha256", "local_model", "cloud_model"):
             if getattr(old, field) != getattr(config, field):
                 raise RunMismatch(
                     f"{run_dir} holds a different run ({field}: {getattr(old, field)!r} there, "

@@ -1,7 +1,8 @@
 """The standard comparison on one benchmark slice: every method into its own run directory.
 
 Local only, cloud only, AdaSwitch at each threshold, self-reflection, and random switching at the
-switch rate each AdaSwitch run actually reached. One solver (models loaded once) and one response
+switch rate each AdaSwitch run actually reached; on request (``cot``) the chain-of-thought baseline
+on the solver's ``cot_model``. One solver (models loaded once) and one response
 cache serve all runs, so identical local steps are paid for once.
 """
 
@@ -17,6 +18,8 @@ from adaswitch.evaluation.runner import Method, ProgressFactory, RunOutcome, run
 from adaswitch.solver import Solver
 
 ALL_METHODS = ("local", "cloud", "adaswitch", "self-reflection", "random")
+KNOWN_METHODS = (*ALL_METHODS, "cot")
+"""``cot`` (the chain-of-thought baseline) runs only when asked for."""
 
 
 def cloud_step_share(run_dir: Path) -> float:
@@ -38,9 +41,9 @@ def run_sweep(
     workers: int = 1,
     progress: ProgressFactory | None = None,
 ) -> list[RunOutcome]:
-    unknown = set(methods) - set(ALL_METHODS)
+    unknown = set(methods) - set(KNOWN_METHODS)
     if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {', '.join(ALL_METHODS)}")
+        raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {', '.join(KNOWN_METHODS)}")
     outcomes: list[RunOutcome] = []
 
     def run(method: Method, label: str) -> RunOutcome:
@@ -51,6 +54,9 @@ def run_sweep(
     for name in ("local", "cloud"):
         if name in methods:
             run(Method(name), name)
+    if "cot" in methods:
+        role = solver.settings.cot_model
+        run(Method("cot", model=role), "cot" if role == "local" else f"cot-{role}")
     adaswitch_dirs = []
     if "adaswitch" in methods:
         for tau in thresholds:

@@ -23,6 +23,7 @@ from adaswitch.backends.base import (
     ProbeRequest,
     ProbeResult,
 )
+from adaswitch.identity import backend_identity
 from adaswitch.trace import Agent, FaultRecord
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Model:
         self.cache = cache
         self.redactor = redactor
         self._sleep = sleep
+        self._identity: str | None = None
 
     @property
     def name(self) -> str:
@@ -107,6 +109,14 @@ class Model:
     @property
     def parameters(self) -> int | None:
         return self.backend.parameters
+
+    @property
+    def identity(self) -> str:
+        """What identifies the model's replies: its file's SHA-256 (or its name, for an endpoint)
+        and its reply-relevant settings (see :mod:`adaswitch.identity`); computed once."""
+        if self._identity is None:
+            self._identity = backend_identity(self.backend)
+        return self._identity
 
     def complete(self, request: CompletionRequest) -> Reply:
         request, redactions = self._redact(request)
@@ -146,7 +156,7 @@ class Model:
     def _cache_key(self, kind: str, request: CompletionRequest | ProbeRequest, deterministic: bool) -> str | None:
         if self.cache is None or not deterministic:
             return None
-        return self.cache.key(f"{self.name}/{self.parameters}", kind, request)
+        return self.cache.key(self.identity, kind, request)
 
     def _with_retries(self, call):  # noqa: ANN001, ANN202 - generic over the call kinds
         faults: list[FaultRecord] = []

@@ -12,7 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -173,6 +173,11 @@ class Backend(ABC):
             "use another introspection signal",
             retryable=False,
         )
+
+    def identity_settings(self) -> dict[str, Any]:
+        """Settings besides the model file that change the reply to a given request (an endpoint's
+        URL, a loaded adapter); part of the response-cache and run-resume identity."""
+        return {}
 
     def close(self) -> None:
         """Release resources (files, sockets, model memory)."""

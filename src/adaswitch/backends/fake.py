@@ -67,9 +67,11 @@ _RETRYABLE = {"timeout", "connection", "rate_limit", "server_error", "bad_respon
 
 
 class FakeBackend(Backend):
-    def __init__(self, script: FakeScript | None = None, name: str = "fake"):
+    def __init__(self, script: FakeScript | None = None, name: str = "fake", model_file: str | Path | None = None):
         self.script = (script or FakeScript()).model_copy(deep=True)
+        self._script_sha256 = hashlib.sha256(self.script.model_dump_json().encode("utf-8")).hexdigest()
         self.name = name
+        self.model_file = Path(model_file) if model_file is not None else None
         self.parameters = self.script.parameters
         self.hidden_size = self.script.hidden_size
         self.requests: list[CompletionRequest | ProbeRequest | HiddenStateRequest] = []
@@ -80,6 +82,10 @@ class FakeBackend(Backend):
     def from_file(cls, path: str | Path, name: str | None = None) -> "FakeBackend":
         script = FakeScript.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return cls(script, name=name or f"fake:{Path(path).name}")
+
+    def identity_settings(self) -> dict[str, str]:
+        """The script is the fake's model: two scripts are two models."""
+        return {"script_sha256": self._script_sha256}
 
     def complete(self, request: CompletionRequest) -> Completion:
         self._maybe_fail()

@@ -76,6 +76,10 @@ class OpenAIBackend(Backend):
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
         )
 
+    def identity_settings(self) -> dict[str, Any]:
+        return {"base_url": str(self._client.base_url), "model": self.model, "prefix_mode": self.prefix_mode,
+                "extra_body": self.extra_body}
+
     def complete(self, request: CompletionRequest) -> Completion:
         """Send one chat completion request; raise :class:`BackendError` on any failure."""
         messages, extra_body = self._shape(request)

@@ -1,8 +1,10 @@
-"""A response cache keyed by model, request and sampling parameters, stored in SQLite.
+"""A response cache keyed by model identity and the whole request, stored in SQLite.
 
-Only deterministic requests are cached (temperature 0, or a fixed seed), so a threshold sweep does
-not pay twice for identical local steps. A hit returns the original reply, latency included, so
-cost figures stay those of the method, not of the cache.
+The model is named by :attr:`adaswitch.model.Model.identity` (its file's SHA-256 and its
+reply-relevant settings, not its name); the request by its full JSON, so every field of it (a field
+added later included) separates entries. Only deterministic requests are cached (temperature 0, or a
+fixed seed), so a threshold sweep does not pay twice for identical local steps. A hit returns the
+original reply, latency included, so cost figures stay those of the method, not of the cache.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class ResponseCache:
 
     @staticmethod
     def key(model: str, kind: str, request: BaseModel) -> str:
-        text = f"{model}\x00{kind}\x00{request.model_dump_json()}"
+        """The entry of ``request`` (every field of it) sent as ``kind`` to the model ``model`` (an identity)."""
+        text = f"{model}\x00{kind}\x00{type(request).__name__}\x00{request.model_dump_json()}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> str | None:

@@ -38,6 +38,10 @@ class RunConfig(BaseModel):
     """Its SHA-256: a resumed run refuses a changed probe."""
     local_model: str
     cloud_model: str | None = None
+    local_identity: str | None = None
+    """The local model's identity (its file's SHA-256 and settings): a resumed run refuses another model
+    under the same name. None in runs recorded before identities."""
+    cloud_identity: str | None = None
     local_parameters: int | None = None
     cloud_parameters: int | None = None
     solver: dict = Field(default_factory=dict)

@@ -88,6 +88,8 @@ def run_config(
         local_model=solver.local.name,
         cloud_model=solver.cloud.name if solver.cloud and method.uses_cloud else None,
         cot_model=method.model if method.name == "cot" else None,
+        local_identity=solver.local.identity,
+        cloud_identity=solver.cloud.identity if solver.cloud and method.uses_cloud else None,
         local_parameters=solver.local.parameters,
         cloud_parameters=solver.cloud.parameters if solver.cloud else None,
         solver=settings,
@@ -222,6 +224,12 @@ def _check_or_write_config(run_dir: Path, config: RunConfig) -> None:
                 raise RunMismatch(
                     f"{run_dir} holds a different run ({field}: {getattr(old, field)!r} there, "
                     f"{getattr(config, field)!r} now); use another directory"
+                )
+        for field in ("local_identity", "cloud_identity"):  # runs recorded before identities have none
+            if getattr(old, field) and getattr(config, field) and getattr(old, field) != getattr(config, field):
+                raise RunMismatch(
+                    f"{run_dir} was run with another model under the same name ({field}: {getattr(old, field)} "
+                    f"there, {getattr(config, field)} now); use another directory"
                 )
         return
     write_atomic(path, config.model_dump_json(indent=2))

@@ -13,7 +13,7 @@ from adaswitch.benchmarks import get_benchmark
 from adaswitch.evaluation.cache import ResponseCache
 from adaswitch.evaluation.records import RunConfig
 from adaswitch.evaluation.runner import Method, RunMismatch, run_method
-from adaswitch.identity import backend_identity, file_digest, sidecar_path
+from adaswitch.identity import backend_identity, fallback_record_path, file_digest, sidecar_path
 from adaswitch.model import Model
 from adaswitch.solver import Solver, SolverSettings
 
@@ -81,14 +81,32 @@ def test_the_digest_is_stored_beside_the_file_and_reused_while_size_and_mtime_ma
     assert file_digest(twin) == hashlib.sha256(twin.read_bytes()).hexdigest()
 
 
-def test_an_unwritable_folder_still_gives_the_digest(tmp_path):
-    folder = tmp_path / "ro"
-    path = gguf(folder / "m.gguf", b"abc")
-    folder.chmod(0o500)
-    try:
-        assert len(file_digest(path)) == 64
-    finally:
-        folder.chmod(0o700)
+def test_files_of_installed_packages_keep_their_record_in_the_model_cache(tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.setenv("ADASWITCH_CACHE_DIR", str(tmp_path / "cache"))
+    path = gguf(tmp_path / "venv" / "site-packages" / "models" / "m.gguf", b"embedded")
+    assert file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert not sidecar_path(path).exists()
+    record = json.loads(fallback_record_path(path).read_text())
+    assert record["sha256"] == file_digest(path) and fallback_record_path(path).parent == tmp_path / "cache" / "digests"
+
+
+def test_a_folder_that_cannot_be_written_uses_the_model_cache(tmp_path, monkeypatch):
+    from adaswitch import identity
+
+    monkeypatch.setenv("ADASWITCH_CACHE_DIR", str(tmp_path / "cache"))
+    path = gguf(tmp_path / "ro" / "m.gguf", b"abc")
+    real_write = identity.write_atomic
+
+    def refuse_beside(target, text):
+        if target == sidecar_path(path):
+            raise PermissionError("read-only")
+        real_write(target, text)
+
+    monkeypatch.setattr(identity, "write_atomic", refuse_beside)
+    assert len(file_digest(path)) == 64
+    assert not sidecar_path(path).exists() and fallback_record_path(path).is_file()
 
 
 def test_the_cache_key_covers_every_field_of_the_request():

@@ -6,7 +6,9 @@ is identified by the file's SHA-256; an endpoint without a file by its name (its
 its settings). Both add the backend's reply-relevant settings (:meth:`Backend.identity_settings`).
 
 Hashing a model file takes seconds, so the digest is stored beside it in ``<file>.sha256`` with the
-file's size and modification time, and reused while both still match.
+file's size and modification time, and reused while both still match. A file inside an installed
+Python package (an embedded model) or in a folder that cannot be written keeps its record in
+``<model cache>/digests/`` instead, named after the file's resolved path.
 """
 
 from __future__ import annotations
@@ -30,14 +32,24 @@ _memo_lock = threading.Lock()
 
 
 def sidecar_path(path: str | Path) -> Path:
+    """``<file>.sha256``: where a file's digest is recorded, beside it."""
     path = Path(path)
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def fallback_record_path(path: str | Path) -> Path:
+    """Where the digest of a file is recorded when it cannot be recorded beside the file."""
+    from adaswitch.embedded import default_cache_dir
+
+    resolved = str(Path(path).resolve())
+    name = hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:32]
+    return default_cache_dir() / "digests" / f"{Path(path).name}.{name}{SIDECAR_SUFFIX}"
+
+
 def file_digest(path: str | Path) -> str:
-    """The SHA-256 of a file, read from its ``.sha256`` sidecar when the file's size and mtime match
-    the ones recorded there; otherwise computed and recorded (best effort: a read-only folder only
-    loses the record, not the digest)."""
+    """The SHA-256 of a file, read from its record (``<file>.sha256``) when the file's size and mtime
+    match the ones recorded there; otherwise computed and recorded (best effort: where no record can
+    be written, only the record is lost, not the digest)."""
     path = Path(path)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
@@ -66,14 +78,24 @@ def backend_identity(backend: Backend) -> str:
     return identity
 
 
+def _record_paths(path: Path) -> list[Path]:
+    """Where the record may be, in the order tried: beside the file (not inside an installed
+    package), then the fallback store."""
+    installed = any(part in ("site-packages", "dist-packages") for part in path.resolve().parts)
+    return ([] if installed else [sidecar_path(path)]) + [fallback_record_path(path)]
+
+
 def _recorded_digest(path: Path, stat: os.stat_result) -> str | None:
-    record = read_json(sidecar_path(path))
-    if not isinstance(record, dict):
-        return None
-    if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns:
-        return None
-    digest = record.get("sha256")
-    return digest if isinstance(digest, str) and len(digest) == 64 else None
+    for record_path in _record_paths(path):
+        record = read_json(record_path)
+        if not isinstance(record, dict):
+            continue
+        if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns:
+            continue
+        digest = record.get("sha256")
+        if isinstance(digest, str) and len(digest) == 64:
+            return digest
+    return None
 
 
 def _hash_and_record(path: Path, stat: os.stat_result) -> str:
@@ -85,9 +107,13 @@ def _hash_and_record(path: Path, stat: os.stat_result) -> str:
     now = path.stat()
     if (now.st_size, now.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
         return digest  # changed while being read: do not vouch for it
-    record = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "file": path.name}
-    try:
-        write_atomic(sidecar_path(path), json.dumps(record, indent=2) + "\n")
-    except OSError as error:
-        log.debug("cannot record the digest of %s beside it: %s", path, error)
+    record = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "file": str(path.resolve())}
+    text = json.dumps(record, indent=2) + "\n"
+    for record_path in _record_paths(path):
+        try:
+            record_path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(record_path, text)
+            return digest
+        except OSError as error:
+            log.debug("cannot record the digest of %s in %s: %s", path, record_path, error)
     return digest

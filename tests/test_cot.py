@@ -195,13 +195,14 @@ def test_eval_and_sweep_commands_take_mode_cot_and_the_cot_model(tmp_path):
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert read_records(tmp_path / "a")[0].prediction == "72"
-    result = CliRunner().invoke(cli, ["eval", "gsm8k", "--mode", "cot", "--cot-model", "cloud", "--cot-max-tokens", "50",
-                                      "--out", str(tmp_path / "b"), *common], catch_exceptions=False)
+    on_cloud = ["--mode", "cot", "--cot-model", "cloud", "--cot-max-tokens", "50"]
+    result = CliRunner().invoke(cli, ["eval", "gsm8k", *on_cloud, "--out", str(tmp_path / "b"), *common],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     [record] = read_records(tmp_path / "b")
     assert record.prediction == "5" and record.trace.settings["max_tokens"] == 50
-    result = CliRunner().invoke(cli, ["sweep", "gsm8k", "--methods", "local,cot", "--out", str(tmp_path / "s"), *common],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["sweep", "gsm8k", "--methods", "local,cot", "--out", str(tmp_path / "s"),
+                                      *common], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s" / "cot" / "records.jsonl").is_file() and "cot" in result.output
 

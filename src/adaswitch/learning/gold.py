@@ -240,7 +240,7 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def latex_arithmetic(latex: str) -> str:
-    """LaTeX arithmetic as calculator text (``\\frac{3}{4}\\cdot 8`` -> ``((3)/(4))* 8``); other
+    """LaTeX arithmetic as calculator text (``\\frac{3}{4}\\cdot 8`` -> ``(3/4)* 8``); other
     LaTeX is left as it is, so that :func:`_arithmetic_claims` rejects it."""
     text = latex
     for old, new in _LATEX_REPLACEMENTS:
@@ -249,9 +249,16 @@ def latex_arithmetic(latex: str) -> str:
     while previous != text:
         previous = text
         text = _LATEX_BOXED.sub(r"\1", text)
-        text = _LATEX_FRAC.sub(r"((\1)/(\2))", text)
+        text = _LATEX_FRAC.sub(_fraction, text)
         text = _LATEX_POWER.sub(_power, text)
     return text.strip()
+
+
+def _fraction(match: re.Match[str]) -> str:
+    top, bottom = match.group(1).strip(), match.group(2).strip()
+    if _PLAIN_NUMBER.fullmatch(top) and _PLAIN_NUMBER.fullmatch(bottom):
+        return f"({top}/{bottom})"
+    return f"(({top})/({bottom}))"
 
 
 def _power(match: re.Match[str]) -> str:
@@ -494,6 +501,16 @@ def gold_records(split_name: str, limit: int | None = None, examples: bool = Fal
     sentences = hotpotqa_train_sentences() if split_name == "hotpotqa" else {}
     family = get_benchmark(SPLITS[split_name]).family
     prompts = prompts_for(family) if examples else zero_shot_prompts_for(family)
+    records, stats = convert_samples(split_name, samples, prompts, sentences, max_step_chars)
+    return records, stats.as_dict()
+
+
+def convert_samples(split_name: str, samples: Sequence[Sample], prompts: TaskPrompts,
+                    sentences: dict[str, dict[str, list[str]]] | None = None,
+                    max_step_chars: int = MAX_STEP_CHARS) -> tuple[list[SFTRecord], GoldStats]:
+    """Convert ``samples`` and render the records of those that convert, with the counts.
+    ``sentences`` holds HotpotQA's sentences by question id (see :func:`hotpotqa_train_sentences`)."""
+    sentences = sentences or {}
     stats = GoldStats(split_name, line_for_line=0 if split_name == "gsm8k" else None)
     records: list[SFTRecord] = []
     for sample in samples:
@@ -504,4 +521,4 @@ def gold_records(split_name: str, limit: int | None = None, examples: bool = Fal
             if stats.line_for_line is not None and every_line_marked(sample):
                 stats.line_for_line += 1
     stats.records = len(records)
-    return records, stats.as_dict()
+    return records, stats

@@ -185,7 +185,9 @@ def test_latex_arithmetic_reads_products_fractions_and_powers() -> None:
 
 def test_a_step_longer_than_the_budget_is_refused() -> None:
     sample = train_samples("math")[0]
-    assert convert(sample, max_step_chars=40).refusal == STEP_TOO_LONG
+    assert convert(sample, max_step_tokens=10).refusal == STEP_TOO_LONG
+    assert convert(sample, count_tokens=lambda text: 1000).refusal == STEP_TOO_LONG
+    assert convert(sample, count_tokens=lambda text: 1).converted
 
 
 # ---------------------------------------------------------------- StrategyQA

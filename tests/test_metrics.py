@@ -6,15 +6,16 @@ import json
 import math
 from importlib import resources
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adaswitch.actions import Action
 from adaswitch.benchmarks.base import Sample
 from adaswitch.evaluation.metrics import (
     Costing, Price, auroc, auroc_interval, cascade_points, curve_metrics, default_cascade_thresholds, load_prices,
-    oracle_point, price_of, summarize_run,
+    oracle_point, paired_difference, price_of, question_outcomes, summarize_run,
 )
 from adaswitch.evaluation.records import EvalRecord, RunConfig
 from adaswitch.scoring import Extraction, Score
@@ -68,16 +69,6 @@ def test_curve_reaching_the_cloud_early():
     c = curve_metrics([(0.2, 0.8)], 0.4, 0.8)
     assert c.apgr == pytest.approx(0.2 * 0.5 + 0.8 * 1.0)
     assert c.share_for_50 == pytest.approx(0.1) and c.share_for_80 == pytest.approx(0.16)
-
-
-def test_curve_uses_the_monotone_upper_envelope():
-    c = curve_metrics([(0.5, 0.6), (0.2, 0.7)], 0.4, 0.8)
-    assert c.points == [(0.0, 0.4), (0.2, 0.7), (0.5, 0.6), (1.0, 0.8)]
-    assert c.envelope == [(0.0, 0.4), (0.2, 0.7), (0.5, 0.7), (1.0, 0.8)]
-    # PGR: 0, 0.75, 0.75, 1
-    assert c.apgr == pytest.approx(0.2 * 0.375 + 0.3 * 0.75 + 0.5 * 0.875)
-    assert c.share_for_50 == pytest.approx(0.2 * 0.5 / 0.75)
-    assert c.share_for_80 == pytest.approx(0.6)
 
 
 def test_curve_without_a_gap_has_no_apgr():
@@ -304,3 +295,218 @@ def test_signal_only_auroc_leaves_out_forced_steps():
     assert s.auroc == 0.75 and s.auroc_n == 4
     # the signal alone: wrong {0.25} against right {0.3, 0.2} -> 1 of 2
     assert s.auroc_signal == 0.5 and s.auroc_signal_n == 3
+
+
+# ---------------------------------------------------------------- forced steps and wrong trajectories
+
+
+def janet_sample(sample_id: str) -> Sample:
+    return Sample(id=sample_id, benchmark="gsm8k", family="math", question="q", answer="18", gold_values=["9", "18"])
+
+
+def step_computing(index: int, expression: str, value: str, p: float) -> StepRecord:
+    """A local calculation whose argument and result differ (so two of them are not a repeated call)."""
+    return StepRecord(index=index, author="local", text=f"Thought {index}: x\nAction {index}: calculate[{expression}]",
+                      action=Action(tool="calculate", argument=expression), observation=value, p_error=p)
+
+
+def unreadable(index: int) -> StepRecord:
+    return StepRecord(index=index, author="local", text=f"Thought {index}: hmm", action=None,
+                      parse_error="no action found", tool_ok=False, observation="Invalid step", p_error=1.0)
+
+
+def summary_of(*records: EvalRecord):
+    return summarize_run(CONFIG, list(records), samples={r.sample_id: janet_sample(r.sample_id) for r in records},
+                         prices=PRICES)
+
+
+def base_trajectories() -> list[EvalRecord]:
+    went_wrong = [step_computing(1, "16 - 7", "9", 0.5), step_computing(2, "9 + 4", "13", 0.2),
+                  step_computing(3, "13 * 2", "26", 0.9), finish(4, "local", "26", [], p=0.8)]
+    went_right = [step_computing(1, "16 - 7", "9", 0.1), step_computing(2, "9 * 2", "18", 0.3),
+                  finish(3, "local", "18", [], p=0.4)]
+    return [record("a", went_wrong, False, answer="26"), record("b", went_right, True)]
+
+
+def test_forced_steps_leave_the_signal_and_position_aurocs_alone_and_are_counted_apart():
+    base = summary_of(*base_trajectories())
+    # a trajectory whose only step was unreadable: the engine forced p = 1, the rules call it wrong
+    forced = record("c", [unreadable(1)], False, answer="")
+    with_forced = summary_of(*base_trajectories(), forced)
+    for name in ("auroc_signal", "auroc_signal_n", "auroc_position", "auroc_first", "auroc_first_n",
+                 "auroc_first_position", "auroc_first_interval"):
+        assert getattr(with_forced, name) == getattr(base, name), name
+    assert base.auroc_forced == 0 and base.auroc_first_forced == 0
+    assert with_forced.auroc_forced == 1 and with_forced.auroc_first_forced == 1
+    # the all-steps figure keeps them, and its count says so
+    assert with_forced.auroc_n == base.auroc_n + 1
+
+
+def test_a_forced_first_error_is_not_credited_to_the_signal_up_to_the_first_error():
+    # the signal ranks nothing (every own probability 0.5); only the forced first errors stand out
+    wrong = [record(i, [step_computing(1, "16 - 7", "9", 0.5), unreadable(2), finish(3, "local", "5", [], p=0.5)],
+                    False, answer="5") for i in "ab"]
+    right = [record(i, [step_computing(1, "16 - 7", "9", 0.5), finish(2, "local", "18", [], p=0.5)], True)
+             for i in "cd"]
+    s = summary_of(*wrong, *right)
+    # up to the first error the signal's own steps are all right: no AUROC can be claimed for it
+    assert s.auroc_first is None and s.auroc_first_position is None
+    assert s.auroc_first_forced == 2 and s.auroc_first_n == 6
+
+
+def test_a_signal_probability_of_one_is_not_taken_for_a_forced_step():
+    steps = [step_computing(1, "16 - 7", "9", 1.0), step_computing(2, "9 + 4", "13", 0.2),
+             finish(3, "local", "13", [], p=0.6)]
+    s = summary_of(record("a", steps, False, answer="13"))
+    assert s.auroc_forced == 0 and s.auroc_signal_n == 3
+
+
+def test_auroc_within_wrong_trajectories_weighs_trajectories_equally():
+    # ends wrong: a right step (0.2) then a wrong one (0.8); another: a right step (0.9), a wrong one (0.1)
+    short = [record("a", [step_computing(1, "16 - 7", "9", 0.2), step_computing(2, "9 + 4", "13", 0.8)],
+                    False, answer="13"),
+             record("b", [step_computing(1, "20 - 11", "9", 0.9), step_computing(2, "9 + 5", "14", 0.1)],
+                    False, answer="14")]
+    # wrong {0.8, 0.1} against right {0.2, 0.9}: one pair of four ordered
+    s = summary_of(*short)
+    assert s.auroc_within_wrong == pytest.approx(0.25)
+    assert s.auroc_within_wrong_trajectories == 2 and s.auroc_within_wrong_n == 4
+    # "b" goes on five times as long, the same way: its steps weigh one trajectory still
+    looping = [step_computing(2 * k + 1, f"{20 + k} - {11 + k}", "9", 0.9) for k in range(5)]
+    looping += [step_computing(2 * k + 2, f"9 + {5 + k}", str(40 + k), 0.1) for k in range(5)]
+    long = summary_of(short[0], record("b", looping, False, answer="40"))
+    assert long.auroc_within_wrong == pytest.approx(0.25) and long.auroc_within_wrong_n == 12
+    # a trajectory that ends right says nothing about which step went wrong
+    right = record("c", [step_computing(1, "16 - 7", "9", 0.05), finish(2, "local", "18", [], p=0.01)], True)
+    assert summary_of(*short, right).auroc_within_wrong == pytest.approx(0.25)
+
+
+def test_position_within_wrong_trajectories_is_scored_on_the_same_steps():
+    # in both wrong trajectories the later step is the wrong one: position alone separates them
+    trajectories = [record(i, [step_computing(1, f"{16 + 4 * k} - {7 + 4 * k}", "9", 0.5),
+                               step_computing(2, f"9 + {4 + k}", str(13 + k), 0.5)], False, answer="x")
+                    for k, i in enumerate("ab")]
+    s = summary_of(*trajectories)
+    assert s.auroc_within_wrong == 0.5 and s.auroc_within_wrong_position == 1.0
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.2, 0.5, 0.9]), st.booleans(), st.sampled_from([0.5, 1.0, 2.0])),
+                min_size=2, max_size=12))
+def test_weighted_auroc_is_the_weighted_pairwise_probability(triples):
+    pos = [(s, w) for s, y, w in triples if y]
+    neg = [(s, w) for s, y, w in triples if not y]
+    got = auroc([s for s, _, _ in triples], [y for _, y, _ in triples], [w for _, _, w in triples])
+    if not pos or not neg:
+        assert got is None
+        return
+    wins = sum(wp * wn * (1.0 if p > n else 0.5 if p == n else 0.0) for p, wp in pos for n, wn in neg)
+    assert got == pytest.approx(wins / (sum(w for _, w in pos) * sum(w for _, w in neg)))
+
+
+@settings(deadline=None)  # the first example imports scikit-learn
+@given(st.lists(st.tuples(st.floats(0.0, 1.0), st.booleans(), st.floats(0.01, 5.0)), min_size=2, max_size=20))
+def test_weighted_auroc_agrees_with_scikit_learn(triples):
+    metrics = pytest.importorskip("sklearn.metrics")
+    scores, positives, weights = (list(column) for column in zip(*triples))
+    got = auroc(scores, positives, weights)
+    if all(positives) or not any(positives):
+        assert got is None
+        return
+    assert got == pytest.approx(metrics.roc_auc_score(positives, scores, sample_weight=weights))
+
+
+# ---------------------------------------------------------------- the concave hull
+
+
+def test_a_dominated_interior_point_does_not_drag_the_curve_down():
+    diagonal = curve_metrics([], 0.4, 0.8)
+    c = curve_metrics([(0.5, 0.45)], 0.4, 0.8)
+    assert c.apgr == pytest.approx(diagonal.apgr)
+    assert c.share_for_50 == pytest.approx(diagonal.share_for_50)
+
+
+def test_two_operating_points_can_be_mixed():
+    # (0.2, 0.7) and (1, 0.8) are mixed to reach the chord between them; (0.5, 0.72) lies below it
+    c = curve_metrics([(0.5, 0.72), (0.2, 0.7)], 0.4, 0.8)
+    assert c.hull == [(0.0, 0.4), (0.2, 0.7), (1.0, 0.8)]
+    assert c.apgr == pytest.approx(0.2 * 0.75 / 2 + 0.8 * (0.75 + 1.0) / 2)
+
+
+def test_a_point_beyond_the_cloud_recovers_the_whole_gap_and_no_more():
+    c = curve_metrics([(0.5, 0.9)], 0.4, 0.8)
+    assert c.apgr == pytest.approx(0.5 * 0.5 + 0.5 * 1.0)
+    assert c.share_for_80 == pytest.approx(0.4)
+
+
+curve_points = st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)), max_size=6)
+
+
+@given(curve_points, st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)), st.floats(0.0, 0.45), st.floats(0.55, 1.0))
+def test_apgr_is_a_share_of_the_gap_and_never_falls_when_a_point_is_added(points, extra, local, cloud):
+    before = curve_metrics(points, local, cloud)
+    after = curve_metrics([*points, extra], local, cloud)
+    assert 0.0 <= before.apgr <= 1.0 + 1e-9
+    assert after.apgr >= before.apgr - 1e-9
+    assert before.share_for_50 <= before.share_for_80
+
+
+@given(curve_points, st.floats(0.0, 0.45), st.floats(0.55, 1.0))
+def test_the_hull_covers_every_point_up_to_the_cloud(points, local, cloud):
+    c = curve_metrics(points, local, cloud)
+    xs, ys = zip(*c.hull)
+    for x, y in points:
+        assert float(np.interp(x, xs, ys)) >= min(y, cloud) - 1e-9
+    assert c.share_for_50 == pytest.approx(float(np.interp(local + 0.5 * (cloud - local), ys, xs)))
+
+
+# ---------------------------------------------------------------- paired differences
+
+
+def outcome_runs(a_right: list[bool], b_right: list[bool]) -> tuple[dict[str, bool], dict[str, bool]]:
+    """Two runs' per-question outcomes, as :func:`question_outcomes` reads them from records."""
+    ids = [f"q{i}" for i in range(max(len(a_right), len(b_right)))]
+    a = question_outcomes([record(i, [], ok) for i, ok in zip(ids, a_right)])
+    b = question_outcomes([record(i, [], ok) for i, ok in zip(ids, b_right)])
+    return a, b
+
+
+def test_paired_difference_of_a_run_with_itself_is_zero():
+    a, _ = outcome_runs([True, False] * 10, [])
+    d = paired_difference(a, a)
+    assert d.difference == 0.0 and d.interval == (0.0, 0.0) and d.includes_zero and d.n == 20
+
+
+def test_paired_difference_pairs_questions_by_id():
+    a, b = outcome_runs([True] * 10, [False] * 6)
+    d = paired_difference({"extra": False, **dict(reversed(a.items()))}, b)
+    assert d.n == 6 and d.difference == 1.0 and d.interval == (1.0, 1.0) and not d.includes_zero
+
+
+def test_paired_interval_follows_the_questions_not_the_marginal_accuracies():
+    # same accuracy, 50%: paired on the same questions there is no difference at all...
+    same = [True, False] * 30
+    assert paired_difference(*outcome_runs(same, same)).interval == (0.0, 0.0)
+    # ...while a run that wins 15 questions and loses none is clearly ahead
+    better = [True] * 15 + [False] * 15 + [True, False] * 15
+    worse = [False] * 30 + [True, False] * 15
+    d = paired_difference(*outcome_runs(better, worse))
+    assert d.difference == pytest.approx(0.25) and d.interval[0] > 0.0 and not d.includes_zero
+    low, high = d.interval
+    assert low <= d.difference <= high
+    assert paired_difference(*outcome_runs(better, worse)) == d  # seeded
+
+
+def test_paired_interval_of_a_small_mixed_difference_contains_zero():
+    d = paired_difference(*outcome_runs([True, False, True, False, True], [False, True, True, False, False]))
+    assert d.difference == pytest.approx(0.2) and d.includes_zero
+
+
+def test_paired_difference_needs_shared_questions():
+    assert paired_difference({"a": True}, {"b": True}) is None
+
+
+def test_question_outcomes_are_kept_on_every_row():
+    local, cloud = baseline_runs()
+    assert summarize_run(CONFIG, local).correct == dict(zip("abcd", LOCAL_OK))
+    assert oracle_point(local, cloud).correct == {"a": True, "b": True, "c": True, "d": False}
+    assert "correct" not in summarize_run(CONFIG, local).model_dump()

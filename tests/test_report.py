@@ -161,18 +161,64 @@ def test_report_command_reports_a_bad_run_directory(tmp_path):
     assert result.exit_code != 0 and "no config.json" in result.output
 
 
+def table_cells(text: str, first_header: str, label: str) -> dict[str, str]:
+    """The cells of the row ``label`` in the Markdown table whose first header is ``first_header``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    header = [c.strip() for c in lines[start].split("|")]
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.split("|")]
+        if cells[1] == label:
+            return dict(zip(header, cells))
+    raise AssertionError(f"no row {label} under {first_header}")
+
+
 def test_markdown_shows_the_auroc_up_to_the_first_error_and_the_position_baseline(runs):
     report = build_report(runs)
     (bench,) = report.benchmarks
     i = next(i for i, r in enumerate(bench.rows) if r.label == "adaswitch@0.5")
-    bench.rows[i] = bench.rows[i].model_copy(update={"auroc": 0.91, "auroc_n": 113, "auroc_first": 0.75,
-                                                     "auroc_first_n": 47, "auroc_position": 0.87,
+    bench.rows[i] = bench.rows[i].model_copy(update={"auroc": 0.91, "auroc_n": 113, "auroc_forced": 9,
+                                                     "auroc_first": 0.75, "auroc_first_n": 47,
+                                                     "auroc_first_forced": 7, "auroc_position": 0.87,
                                                      "auroc_first_position": 0.68,
-                                                     "auroc_first_interval": (0.6, 0.875)})
+                                                     "auroc_first_interval": (0.6, 0.875),
+                                                     "auroc_within_wrong": 0.58, "auroc_within_wrong_n": 30,
+                                                     "auroc_within_wrong_trajectories": 6,
+                                                     "auroc_within_wrong_position": 0.71})
     text = markdown(report)
-    header = next(line for line in text.splitlines() if line.startswith("| method |"))
-    row = next(line for line in text.splitlines() if line.startswith("| adaswitch@0.5 |"))
-    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
-    assert cells["AUROC (n)"] == "0.910 (113)" and cells["AUROC to 1st error (n)"] == "0.750 [0.60, 0.88] (47)"
-    assert cells["step position alone: all / to 1st error"] == "0.87 / 0.68"
+    cells = table_cells(text, "method", "adaswitch@0.5")
+    assert cells["AUROC (n)"] == "0.910 (113)" and cells["forced steps: all / to 1st error"] == "9 / 7"
+    assert cells["AUROC to 1st error, signal only (n)"] == "0.750 [0.60, 0.88] (47)"
+    assert cells["AUROC within wrong trajectories (trajectories)"] == "0.580 (6)"
+    assert cells["step position alone: signal only / to 1st error / within wrong"] == "0.87 / 0.68 / 0.71"
     assert "'to 1st error' keeps each trajectory's steps" in text
+
+
+def test_report_pairs_every_row_with_the_local_run(runs):
+    report = build_report(runs)
+    (bench,) = report.benchmarks
+    rows = {r.label: r for r in bench.rows}
+    paired = {d.label: d for d in bench.paired}
+    assert set(paired) == set(rows) - {"local"}
+    for label, d in paired.items():
+        assert d.reference == "local" and d.n == 3
+        assert d.difference == pytest.approx(rows[label].accuracy - rows["local"].accuracy)
+        assert d.interval[0] <= d.difference <= d.interval[1]
+    # three questions decide nothing: every interval holds 0, and the table marks each one
+    text = markdown(report)
+    for label, d in paired.items():
+        assert d.includes_zero
+        assert table_cells(text, "method vs local", label)["interval contains 0"] == "yes"
+
+
+def test_a_clear_paired_difference_is_not_marked(runs, tmp_path):
+    report = build_report(runs)
+    (bench,) = report.benchmarks
+    clear = bench.paired[0].model_copy(update={"difference": 0.3, "interval": (0.1, 0.5)})
+    bench.paired[0] = clear
+    cells = table_cells(markdown(report), "method vs local", clear.label)
+    assert cells["interval contains 0"] == "no" and cells["difference (points)"] == "+30.0"
+    write_html(report, tmp_path / "report.html")
+    assert "method vs local" in (tmp_path / "report.html").read_text()

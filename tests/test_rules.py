@@ -14,7 +14,7 @@ from adaswitch.evaluation.rules import (
 from adaswitch.introspection import VerifierIntrospector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
-from adaswitch.trace import StepRecord, Trace
+from adaswitch.trace import Proposal, StepRecord, Trace
 
 # GSM8K test question 0, in the upstream format: gold values 9 and 18
 JANET = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
@@ -156,10 +156,11 @@ def test_a_switched_step_labels_the_replaced_local_proposal():
     labels = label_steps(trace, gsm8k_sample(), True)
     first = labels[0]
     assert (first.label, first.author, first.switched) == ("right", "cloud", True)
-    # the right ending came from the cloud's step: the replaced calculation cannot be judged alone
-    assert (first.replaced[0].label, first.replaced[0].rule) == ("unknown", "non-gold-value-unjudged")
+    # a successful catch: the replaced calculation is off the gold values, so it is judged wrong on its
+    # own merits although the trajectory the cloud's step put back on course ends right
+    assert (first.replaced[0].label, first.replaced[0].rule) == ("wrong", "non-gold-value")
     assert first.replaced[0].p_error == 0.9
-    # in a trajectory that ends wrong it is wrong
+    # and in a trajectory that ends wrong it is wrong as well
     wrong = label_steps(trace, gsm8k_sample(), False)[0].replaced[0]
     assert (wrong.label, wrong.rule) == ("wrong", "non-gold-value")
     # p_error pairs: the replaced proposal (not the cloud step), then the two local steps
@@ -212,3 +213,31 @@ def test_hand_built_steps():
                         action=Action(tool="calculate", argument="9*2.5"), observation="22.5")]
     assert first_mistake(steps, gsm8k_sample(), False) == 1
     assert first_mistake(steps, gsm8k_sample(), True) is None
+
+
+def test_a_replaced_proposal_on_the_gold_values_is_right_whatever_the_ending():
+    local = [step(1, " Eggs left.\nAction 1: calculate[16 - 4 - 3]"), step(2, " Money.\nAction 2: calculate[9 * 2]"),
+             step(3, " Done.\nAction 3: finish[18]")]
+    cloud = [step(1, " Eggs left.\nAction 1: calculate[16 - 3 - 4]")]
+    trace = solve(local, cloud, "adaswitch", [judge(1, 0.9), judge(2, 0.2), judge(3, 0.1)])
+    for ends_right in (True, False):
+        proposal = label_steps(trace, gsm8k_sample(), ends_right)[0].replaced[0]
+        assert (proposal.label, proposal.rule) == ("right", "gold-value")
+
+
+def test_a_replaced_search_is_judged_by_the_paragraphs_it_brings_in_any_trajectory():
+    sample = qa_sample()
+    before = [StepRecord(index=1, author="local", text="Thought 1: x\nAction 1: search[Blue Lake]",
+                         action=Action(tool="search", argument="Blue Lake"),
+                         observation="[Blue Lake] Blue Lake lies in the town of Marrow.")]
+    stale = Proposal(author="local", text="Thought 2: x\nAction 2: search[lake]", action=Action(tool="search",
+                     argument="lake"), observation="[Blue Lake] Blue Lake lies in the town of Marrow.", p_error=0.7)
+    fresh = stale.model_copy(update={"action": Action(tool="search", argument="Marrow"),
+                                     "observation": "[Marrow] Marrow was founded in 1820."})
+    cloud = StepRecord(index=2, author="cloud", text="Thought 2: y\nAction 2: finish[Marrow]",
+                       action=Action(tool="finish", argument="Marrow"), switched=True, replaced=[stale, fresh])
+    trace = Trace(id="q", question="q", family="qa", mode="adaswitch", local_model="loc", steps=[*before, cloud],
+                  answer="Marrow")
+    replaced = label_steps(trace, sample, True, judge=lambda answer: None)[1].replaced
+    assert [(r.label, r.rule) for r in replaced] == [("wrong", "no-new-gold-paragraph"),
+                                                     ("right", "new-gold-paragraph")]

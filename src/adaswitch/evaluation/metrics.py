@@ -4,8 +4,9 @@ Quality (accuracy and its standard error, QA F1, extraction rate); cost per agen
 time, FLOPs = 2 x parameters x processed tokens, money from a price table) and the cloud's share of
 it; switching; introspection quality (AUROC of the local agent's probability of error against the
 rule labels of :mod:`adaswitch.evaluation.rules`). Then cost-quality curves (APGR, the cloud share
-needed for 50% and 80% of the local-to-cloud gap) and the query-level baselines computed offline
-from a local-only and a cloud-only run: the cascade and the oracle.
+needed for 50% and 80% of the local-to-cloud gap), the query-level baselines computed offline
+from a local-only and a cloud-only run (the cascade and the oracle), and paired differences in
+accuracy between two runs on the same questions.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field, computed_field
 from adaswitch.benchmarks.base import Sample
 from adaswitch.evaluation.records import EvalRecord, RunConfig
 from adaswitch.evaluation.rules import (
+    Judgment,
     StepLabel,
     is_placeholder,
     label_steps,
@@ -145,25 +147,40 @@ class RunSummary(BaseModel):
     switch_rate: float | None = None
     auroc: float | None = None
     auroc_n: int = 0
-    """Labelled local proposals behind the AUROC (questions, for the cascade)."""
+    """Labelled local proposals behind the AUROC (questions, for the cascade), forced ones included."""
     auroc_wrong: int = 0
+    auroc_forced: int = 0
+    """Labelled proposals whose p = 1 the engine forced (unreadable action, failing tool, repeated call;
+    see :attr:`adaswitch.evaluation.rules.Judgment.forced`): all wrong, and no credit to any signal."""
     auroc_signal: float | None = None
-    """AUROC over the steps whose probability came from the signal itself: steps forced to p = 1
-    (unreadable action, failing tool, repeated call) are left out, since the rules label those wrong
-    too and they would flatter any signal."""
+    """AUROC over the steps whose probability came from the signal itself: the forced steps are left
+    out, since the rules label those wrong too and they would flatter any signal."""
     auroc_signal_n: int = 0
     auroc_position: float | None = None
-    """AUROC of the step's position alone on the same proposals: what a signal that knows only how
-    far into its trajectory a step is would score (a small model that goes wrong early and then
-    loops makes later steps wrong, so position alone can score high)."""
+    """AUROC of the step's position alone on the proposals of :attr:`auroc_signal`: what a signal that
+    knows only how far into its trajectory a step is would score (a small model that goes wrong early
+    and then loops makes later steps wrong, so position alone can score high)."""
     auroc_first: float | None = None
-    """AUROC over each trajectory's proposals up to and including its first wrong one: the
-    decisions at which switching to the cloud could still keep the trajectory right."""
+    """AUROC over each trajectory's proposals up to and including its first wrong one (the decisions
+    at which switching to the cloud could still keep the trajectory right), forced steps left out."""
     auroc_first_n: int = 0
+    """The signal's own proposals behind :attr:`auroc_first`."""
+    auroc_first_forced: int = 0
+    """Forced proposals up to the first error, left out of :attr:`auroc_first` (each is a first error)."""
     auroc_first_position: float | None = None
     """The position baseline on the proposals of :attr:`auroc_first`."""
     auroc_first_interval: tuple[float, float] | None = None
     """95% interval of :attr:`auroc_first`, resampling whole trajectories (see :func:`auroc_interval`)."""
+    auroc_within_wrong: float | None = None
+    """AUROC over the signal's own proposals of the trajectories that end wrong only (which step went
+    wrong, not whether the question will), each trajectory weighing one in all: a step of a trajectory
+    with k such proposals weighs 1/k, so a long loop counts as much as a short slip."""
+    auroc_within_wrong_n: int = 0
+    auroc_within_wrong_trajectories: int = 0
+    auroc_within_wrong_position: float | None = None
+    """The position baseline on the proposals and weights of :attr:`auroc_within_wrong`."""
+    auroc_within_wrong_interval: tuple[float, float] | None = None
+    """95% interval of :attr:`auroc_within_wrong`, resampling whole trajectories."""
     cloud_replaced_judged: int = 0
     """Cloud steps that replaced a local proposal the rules could judge."""
     cloud_replaced_wrong: int = 0
@@ -172,6 +189,8 @@ class RunSummary(BaseModel):
     usd: float | None = None
     wall_time_s: float = 0.0
     note: str = ""
+    correct: dict[str, bool] = Field(default_factory=dict, exclude=True)
+    """Each question's outcome by sample id, for paired comparisons (left out of dumps)."""
 
     def share(self, axis: ShareAxis) -> float | None:
         return {"tokens": self.cloud_share_tokens, "flops": self.cloud_share_flops,
@@ -191,7 +210,8 @@ def summarize_run(
     return RunSummary(
         label=config.label, method=config.method, benchmark=config.benchmark, threshold=config.threshold,
         n_planned=len(config.sample_ids) or None,
-        **_quality(records), **_cost([(r.trace, None) for r in records], costing), **_introspection(labels),
+        **_quality(records), **_cost([(r.trace, None) for r in records], costing),
+        **_introspection(labels, [r.score.correct for r in records]),
     )
 
 
@@ -222,7 +242,13 @@ def _quality(records: Sequence[EvalRecord]) -> dict:
         "accuracy_se": standard_error(p, n),
         "mean_f1": sum(f1s) / len(f1s) if f1s else None,
         "extraction_rate": sum(r.extraction.ok for r in records) / n,
+        "correct": question_outcomes(records),
     }
+
+
+def question_outcomes(records: Iterable[EvalRecord]) -> dict[str, bool]:
+    """Whether each question was answered right, by sample id."""
+    return {r.sample_id: r.score.correct for r in records}
 
 
 def standard_error(p: float, n: int) -> float | None:
@@ -297,13 +323,66 @@ def _share(cloud: float, local: float) -> float | None:
     return cloud / total if total > 0 else None
 
 
-def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
-    judgments = [local_judgments(steps) for steps in labels]
-    known = [j for js in judgments for j in js if j.verdict != "unknown"]
-    wrong = [j.verdict == "wrong" for j in known]
-    first_by_trajectory = [[j for j in up_to_first_error(js) if j.verdict != "unknown"] for js in judgments]
-    first = [j for js in first_by_trajectory for j in js]
-    first_wrong = [j.verdict == "wrong" for j in first]
+def _introspection(labels: Sequence[Sequence[StepLabel]], ends_right: Sequence[bool]) -> dict:
+    """The AUROC figures of a run: ``labels`` per trajectory, ``ends_right`` whether each ended right."""
+    known = [[j for j in local_judgments(steps) if j.verdict != "unknown"] for steps in labels]
+    flat = [j for js in known for j in js]
+    first = [up_to_first_error(js) for js in known]
+    own_first = _signal_only(first)
+    wrong_runs = _signal_only([js for js, right in zip(known, ends_right, strict=True) if not right])
+    return {
+        "auroc": _auroc_of(flat), "auroc_n": len(flat), "auroc_wrong": sum(_wrong(flat)),
+        "auroc_forced": sum(j.forced for j in flat),
+        **_signal_figures("auroc_signal", _signal_only(known)),
+        "auroc_position": _auroc_of(_flatten(_signal_only(known)), by_position=True),
+        **_signal_figures("auroc_first", own_first, interval=True),
+        "auroc_first_forced": sum(j.forced for js in first for j in js),
+        "auroc_first_position": _auroc_of(_flatten(own_first), by_position=True),
+        **_signal_figures("auroc_within_wrong", wrong_runs, interval=True, weighted=True),
+        "auroc_within_wrong_trajectories": sum(bool(js) for js in wrong_runs),
+        "auroc_within_wrong_position": _auroc_of(_flatten(wrong_runs), _trajectory_weights(wrong_runs),
+                                                 by_position=True),
+        **_replaced_figures(labels),
+    }
+
+
+def _signal_only(groups: Sequence[Sequence[Judgment]]) -> list[list[Judgment]]:
+    return [[j for j in js if not j.forced] for js in groups]
+
+
+def _flatten(groups: Sequence[Sequence[Judgment]]) -> list[Judgment]:
+    return [j for js in groups for j in js]
+
+
+def _wrong(judgments: Sequence[Judgment]) -> list[bool]:
+    return [j.verdict == "wrong" for j in judgments]
+
+
+def _trajectory_weights(groups: Sequence[Sequence[Judgment]]) -> list[float]:
+    """1/k for each judgment of a group of k: every group weighs one in all."""
+    return [1.0 / len(js) for js in groups for _ in js]
+
+
+def _auroc_of(judgments: Sequence[Judgment], weights: Sequence[float] | None = None,
+              by_position: bool = False) -> float | None:
+    scores = [float(j.position) if by_position else j.p_error for j in judgments]
+    return auroc(scores, _wrong(judgments), weights)
+
+
+def _signal_figures(name: str, groups: Sequence[Sequence[Judgment]], interval: bool = False,
+                    weighted: bool = False) -> dict:
+    """``name`` (the AUROC of the judgments in ``groups``), ``name_n`` and, if asked, ``name_interval``."""
+    judgments = _flatten(groups)
+    out: dict = {name: _auroc_of(judgments, _trajectory_weights(groups) if weighted else None),
+                 f"{name}_n": len(judgments)}
+    if interval:
+        out[f"{name}_interval"] = auroc_interval([[(j.p_error, j.verdict == "wrong") for j in js] for js in groups],
+                                                 weighted=weighted)
+    return out
+
+
+def _replaced_figures(labels: Sequence[Sequence[StepLabel]]) -> dict:
+    """How often a cloud step replaced a local proposal the rules call wrong."""
     judged = bad = 0
     for steps in labels:
         for step in steps:
@@ -311,64 +390,61 @@ def _introspection(labels: Sequence[Sequence[StepLabel]]) -> dict:
                 verdict = step.replaced[0].label
                 judged += verdict != "unknown"
                 bad += verdict == "wrong"
-    signal = [(j.p_error, w) for j, w in zip(known, wrong, strict=True) if j.p_error < 1.0]
-    return {
-        "auroc": auroc([j.p_error for j in known], wrong),
-        "auroc_n": len(known),
-        "auroc_wrong": sum(wrong),
-        "auroc_signal": auroc([p for p, _ in signal], [w for _, w in signal]),
-        "auroc_signal_n": len(signal),
-        "auroc_position": auroc([j.position for j in known], wrong),
-        "auroc_first": auroc([j.p_error for j in first], first_wrong),
-        "auroc_first_n": len(first),
-        "auroc_first_position": auroc([j.position for j in first], first_wrong),
-        "auroc_first_interval": auroc_interval([[(j.p_error, j.verdict == "wrong") for j in js]
-                                                for js in first_by_trajectory]),
-        "cloud_replaced_judged": judged,
-        "cloud_replaced_wrong": bad,
-        "cloud_on_wrong_share": bad / judged if judged else None,
-    }
+    return {"cloud_replaced_judged": judged, "cloud_replaced_wrong": bad,
+            "cloud_on_wrong_share": bad / judged if judged else None}
 
 
-def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
+def auroc(scores: Sequence[float], positives: Sequence[bool],
+          weights: Sequence[float] | None = None) -> float | None:
     """Area under the ROC curve of ``scores`` for the ``positives``; ties count one half.
 
-    Computed as the Mann-Whitney statistic over average ranks. None when a class is missing.
+    The Mann-Whitney statistic: the share of (positive, negative) pairs the scores order right. With
+    ``weights`` a pair counts with the product of its two weights (what scikit-learn's
+    ``roc_auc_score`` computes with ``sample_weight``; this runs inside bootstraps, so it is done here
+    in a few array operations). None when a class has no weight.
     """
     s = np.asarray(scores, dtype=float)
     y = np.asarray(positives, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=float)
+    total_pos, total_neg = float(w[y].sum()), float(w[~y].sum())
+    if total_pos <= 0 or total_neg <= 0:
         return None
-    values, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    starts = np.cumsum(counts) - counts  # ranks are 1-based: a group spans start+1 .. start+count
-    ranks = (starts + (counts + 1) / 2.0)[inverse]
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    values, group = np.unique(s, return_inverse=True)
+    pos = np.bincount(group.ravel(), weights=np.where(y, w, 0.0), minlength=len(values))
+    neg = np.bincount(group.ravel(), weights=np.where(y, 0.0, w), minlength=len(values))
+    neg_below = np.cumsum(neg) - neg
+    return float((pos * (neg_below + 0.5 * neg)).sum() / (total_pos * total_neg))
 
 
 def auroc_interval(
-    groups: Sequence[Sequence[tuple[float, bool]]], level: float = 0.95, draws: int = 1000, seed: int = 0
+    groups: Sequence[Sequence[tuple[float, bool]]], level: float = 0.95, draws: int = 1000, seed: int = 0,
+    weighted: bool = False,
 ) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the AUROC of (score, positive) pairs that come in groups.
 
     Whole groups (a trajectory's steps, which are not independent of each other) are drawn with
-    replacement, ``draws`` times with a fixed ``seed``, so the interval is reproducible. None when
-    the AUROC itself is undefined or fewer than two groups hold any pair.
+    replacement, ``draws`` times with a fixed ``seed``, so the interval is reproducible. ``weighted``:
+    each pair of a group of k weighs 1/k, so every drawn group weighs one. None when the AUROC itself
+    is undefined or fewer than two groups hold any pair.
     """
     groups = [g for g in groups if g]
-    pairs = [pair for g in groups for pair in g]
-    if len(groups) < 2 or auroc([s for s, _ in pairs], [y for _, y in pairs]) is None:
+    if len(groups) < 2 or _group_auroc(groups, weighted) is None:
         return None
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(draws):
-        drawn = [pair for i in rng.integers(0, len(groups), len(groups)) for pair in groups[i]]
-        value = auroc([s for s, _ in drawn], [y for _, y in drawn])
+        value = _group_auroc([groups[i] for i in rng.integers(0, len(groups), len(groups))], weighted)
         if value is not None:
             values.append(value)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(values, [tail, 1.0 - tail])
     return float(low), float(high)
+
+
+def _group_auroc(groups: Sequence[Sequence[tuple[float, bool]]], weighted: bool) -> float | None:
+    pairs = [pair for g in groups for pair in g]
+    weights = [1.0 / len(g) for g in groups for _ in g] if weighted else None
+    return auroc([s for s, _ in pairs], [y for _, y in pairs], weights)
 
 
 # ---------------------------------------------------------------- curves
@@ -377,18 +453,20 @@ def auroc_interval(
 class CurveSummary(BaseModel):
     """A method's cost-quality curve over a threshold sweep, with its standard figures.
 
-    ``points`` are the (cloud share, accuracy) points sorted by share, with (0, local accuracy) and
-    (1, cloud accuracy) added. ``envelope`` is their monotone upper envelope: at each share, the best
-    accuracy reached at that share or less (a cheaper configuration stays available at a larger
-    budget); between points it is linear (mixing two configurations question by question reaches
-    any point of the segment in expectation). APGR is the area under the envelope's performance gap
-    recovered, (accuracy - local) / (cloud - local), over shares 0..1, by trapezoids; it is None
-    when the cloud is not better than the local agent. ``share_for_50``/``_80``: the smallest share
-    at which the envelope recovers 50%/80% of the gap (linear interpolation), None if never.
+    ``points`` are the measured (cloud share, accuracy) points sorted by share, the best accuracy kept
+    where two share one share, with (0, local accuracy) and (1, cloud accuracy) added. Each point's
+    performance gap recovered, (accuracy - local) / (cloud - local), is clipped to [0, 1] (a point
+    above the cloud recovers the whole gap and no more). ``hull`` is the upper concave hull of the
+    clipped points, in accuracy: randomising question by question between two operating points reaches
+    any mix of them, so every point under a chord between two measured points is attainable, and a
+    dominated point does not pull the curve down. APGR is the area under the hull's recovered gap over
+    shares 0..1 (exact, the hull being piecewise linear); it is None when the cloud is not better than
+    the local agent. ``share_for_50``/``_80``: the smallest share at which the hull recovers 50%/80% of
+    the gap, None without a gap.
     """
 
     points: list[tuple[float, float]]
-    envelope: list[tuple[float, float]]
+    hull: list[tuple[float, float]]
     apgr: float | None = None
     share_for_50: float | None = None
     share_for_80: float | None = None
@@ -396,24 +474,47 @@ class CurveSummary(BaseModel):
 
 def curve_metrics(points: Iterable[tuple[float, float]], local_acc: float, cloud_acc: float) -> CurveSummary:
     """APGR and the 50%/80% cloud shares of the curve through ``points`` (see :class:`CurveSummary`)."""
-    best: dict[float, float] = {0.0: local_acc}
-    best[1.0] = max(cloud_acc, best.get(1.0, cloud_acc))
-    for x, y in points:
-        x = min(max(float(x), 0.0), 1.0)
-        best[x] = max(float(y), best.get(x, float("-inf")))
-    xs = sorted(best)
-    curve = [(x, best[x]) for x in xs]
-    envelope = [(x, y) for x, y in zip(xs, np.maximum.accumulate([best[x] for x in xs]).tolist())]
+    curve = _curve_points(points, local_acc, cloud_acc)
     gap = cloud_acc - local_acc
     if gap <= 0:
-        return CurveSummary(points=curve, envelope=envelope)
-    pgr = [(x, (y - local_acc) / gap) for x, y in envelope]
+        return CurveSummary(points=curve, hull=upper_concave_hull(curve))
+    hull = upper_concave_hull([(x, min(max(y, local_acc), cloud_acc)) for x, y in curve])
+    pgr = [(x, (y - local_acc) / gap) for x, y in hull]
     area = sum((x1 - x0) * (g0 + g1) / 2 for (x0, g0), (x1, g1) in zip(pgr, pgr[1:]))
-    return CurveSummary(points=curve, envelope=envelope, apgr=area,
+    return CurveSummary(points=curve, hull=hull, apgr=area,
                         share_for_50=_share_reaching(pgr, 0.5), share_for_80=_share_reaching(pgr, 0.8))
 
 
+def _curve_points(points: Iterable[tuple[float, float]], local_acc: float,
+                  cloud_acc: float) -> list[tuple[float, float]]:
+    """The measured points with shares clamped to [0, 1] and the two endpoints, best accuracy per share."""
+    best: dict[float, float] = {0.0: local_acc, 1.0: cloud_acc}
+    for x, y in points:
+        x = min(max(float(x), 0.0), 1.0)
+        best[x] = max(float(y), best.get(x, float("-inf")))
+    return sorted(best.items())
+
+
+def upper_concave_hull(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The vertices of the upper concave hull of ``points`` (distinct x), from left to right.
+
+    Andrew's monotone chain: a point is dropped when it lies on or below the chord between its
+    neighbours on the hull.
+    """
+    hull: list[tuple[float, float]] = []
+    for point in sorted(points):
+        while len(hull) >= 2 and _turns_left_or_straight(hull[-2], hull[-1], point):
+            hull.pop()
+        hull.append(point)
+    return hull
+
+
+def _turns_left_or_straight(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]) >= 0
+
+
 def _share_reaching(pgr: Sequence[tuple[float, float]], target: float) -> float | None:
+    """The smallest share at which the piecewise-linear non-decreasing ``pgr`` reaches ``target``."""
     for i, (x, g) in enumerate(pgr):
         if g >= target:
             if i == 0:
@@ -421,6 +522,51 @@ def _share_reaching(pgr: Sequence[tuple[float, float]], target: float) -> float 
             x0, g0 = pgr[i - 1]
             return x0 + (target - g0) / (g - g0) * (x - x0)
     return None
+
+
+# ---------------------------------------------------------------- paired comparisons
+
+
+class PairedDifference(BaseModel):
+    """The difference in accuracy of one run over a reference run on the questions both answered."""
+
+    label: str = ""
+    reference: str = ""
+    n: int
+    """Questions both runs answered."""
+    difference: float
+    """Accuracy of ``label`` minus accuracy of ``reference``, on those questions."""
+    interval: tuple[float, float]
+    """Percentile bootstrap interval of the difference, resampling questions (see :func:`paired_difference`)."""
+    level: float = 0.95
+
+    @property
+    def includes_zero(self) -> bool:
+        """True when the interval does not rule out that the two runs are equally accurate."""
+        return self.interval[0] <= 0.0 <= self.interval[1]
+
+
+def paired_difference(
+    outcomes: Mapping[str, bool], reference: Mapping[str, bool], label: str = "", reference_label: str = "",
+    level: float = 0.95, draws: int = 2000, seed: int = 0,
+) -> PairedDifference | None:
+    """Paired bootstrap of the accuracy of ``outcomes`` minus that of ``reference`` (both: sample id ->
+    answered right, as :func:`question_outcomes` gives them), over the questions both hold.
+
+    The same questions are drawn for both runs (with replacement, ``draws`` times, fixed ``seed``), so
+    what the two have in common (easy and hard questions) cancels and only their disagreements vary.
+    None when the runs share no question.
+    """
+    shared = [sample_id for sample_id in outcomes if sample_id in reference]
+    if not shared:
+        return None
+    diffs = np.array([float(outcomes[i]) - float(reference[i]) for i in shared])
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), (draws, len(diffs)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return PairedDifference(label=label, reference=reference_label, n=len(shared), difference=float(diffs.mean()),
+                            interval=(float(low), float(high)), level=level)
 
 
 # ---------------------------------------------------------------- query-level baselines

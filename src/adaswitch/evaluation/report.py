@@ -1,8 +1,9 @@
 """The comparison report: runs grouped by benchmark, one row per method, curves, and every question.
 
 :func:`build_report` reads run directories, summarises each run, adds the query-level baselines
-(cascade and oracle, when the group has a local-only and a cloud-only run) and the cost-quality
-curve figures. :func:`write_markdown` writes the tables; :func:`write_html` writes one
+(cascade and oracle, when the group has a local-only and a cloud-only run), the cost-quality
+curve figures and each row's paired difference in accuracy from a reference run on the same
+questions. :func:`write_markdown` writes the tables; :func:`write_html` writes one
 self-contained page with the tables, one SVG panel per benchmark and a collapsible per-question view.
 """
 
@@ -17,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from adaswitch.benchmarks.base import Sample
 from adaswitch.evaluation.metrics import (
-    Costing, CurveSummary, Price, RunSummary, ShareAxis, cascade_points, curve_metrics,
-    default_cascade_thresholds, load_prices, oracle_point, run_labels, summarize_run,
+    Costing, CurveSummary, PairedDifference, Price, RunSummary, ShareAxis, cascade_points, curve_metrics,
+    default_cascade_thresholds, load_prices, oracle_point, paired_difference, run_labels, summarize_run,
 )
 from adaswitch.evaluation.records import EvalRecord, RunConfig
 from adaswitch.evaluation.rules import StepLabel
@@ -45,6 +46,10 @@ class BenchmarkReport(BaseModel):
     benchmark: str
     rows: list[RunSummary]
     curves: dict[str, CurveSummary] = Field(default_factory=dict)
+    reference: str | None = None
+    """The label of the row every other row is paired with (see :attr:`paired`)."""
+    paired: list[PairedDifference] = Field(default_factory=list)
+    """Each other row's difference in accuracy from :attr:`reference`, on the same questions."""
     runs: list[RunView] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
@@ -60,11 +65,13 @@ def build_report(
     prices: Mapping[str, Price] | Path | None = None,
     share: ShareAxis = "tokens",
     load_samples: bool = True,
+    reference: str = "local",
 ) -> Report:
     """Read ``run_dirs`` and build the report; curves use the cloud's share of ``share``.
 
     With ``load_samples`` the benchmark data is read for gold values and gold titles (the step
     rules need them); when it cannot be found only the any-task rules label steps, and a note says so.
+    ``reference`` (a method or a row label) names the row each other row is paired with.
     """
     table = prices if isinstance(prices, Mapping) else load_prices(prices)
     groups: dict[str, list[tuple[Path, RunConfig, list[EvalRecord]]]] = {}
@@ -73,13 +80,14 @@ def build_report(
         groups.setdefault(config.benchmark, []).append((Path(run_dir), config, records))
     return Report(
         share_axis=share,
-        benchmarks=[_benchmark_report(name, runs, table, share, load_samples) for name, runs in groups.items()],
+        benchmarks=[_benchmark_report(name, runs, table, share, load_samples, reference)
+                    for name, runs in groups.items()],
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 
 
-def _benchmark_report(name: str, runs: list[tuple[Path, RunConfig, list[EvalRecord]]],
-                      prices: Mapping[str, Price], share: ShareAxis, load_samples: bool) -> BenchmarkReport:
+def _benchmark_report(name: str, runs: list[tuple[Path, RunConfig, list[EvalRecord]]], prices: Mapping[str, Price],
+                      share: ShareAxis, load_samples: bool, reference: str) -> BenchmarkReport:
     notes: list[str] = []
     by_split: dict[str, dict[str, Sample] | None] = {}
     rows, views = [], []
@@ -117,7 +125,28 @@ def _benchmark_report(name: str, runs: list[tuple[Path, RunConfig, list[EvalReco
     rows.sort(key=lambda r: (_ORDER.index(r.method) if r.method in _ORDER else len(_ORDER),
                              r.threshold if r.threshold is not None else -1.0, r.label))
     curves = _curves(rows, share, notes)
-    return BenchmarkReport(benchmark=name, rows=rows, curves=curves, runs=views, notes=notes)
+    base = _reference_row(rows, reference)
+    if base is None:
+        notes.append(f"no {reference} run: no paired differences")
+    return BenchmarkReport(benchmark=name, rows=rows, curves=curves, runs=views, notes=notes,
+                           reference=base.label if base else None, paired=_paired(rows, base) if base else [])
+
+
+def _reference_row(rows: Sequence[RunSummary], reference: str) -> RunSummary | None:
+    """The row labelled ``reference``, else the first row of that method."""
+    by_label = next((r for r in rows if r.label == reference), None)
+    return by_label or next((r for r in rows if r.method == reference), None)
+
+
+def _paired(rows: Sequence[RunSummary], base: RunSummary) -> list[PairedDifference]:
+    """Every row but ``base`` against ``base``, on the questions both answered."""
+    out = []
+    for row in rows:
+        if row is not base:
+            found = paired_difference(row.correct, base.correct, label=row.label, reference_label=base.label)
+            if found is not None:
+                out.append(found)
+    return out
 
 
 def _samples(benchmark: str, split: str, notes: list[str]) -> dict[str, Sample] | None:
@@ -164,23 +193,42 @@ def _interval(bounds: tuple[float, float] | None) -> str:
 def _cells(r: RunSummary) -> list[str]:
     acc = "-" if r.accuracy is None else f"{100 * r.accuracy:.1f} ± {100 * (r.accuracy_se or 0):.1f}"
     auroc = "-" if r.auroc is None else f"{r.auroc:.3f} ({r.auroc_n})"
+    forced = f"{r.auroc_forced} / {r.auroc_first_forced}" if r.auroc_n else "-"
     signal = "-" if r.auroc_signal is None else f"{r.auroc_signal:.3f} ({r.auroc_signal_n})"
     first = "-"
     if r.auroc_first is not None:
         first = f"{r.auroc_first:.3f} {_interval(r.auroc_first_interval)}({r.auroc_first_n})"
-    position = "-" if r.auroc_position is None else f"{r.auroc_position:.2f} / {_num(r.auroc_first_position, '.2f')}"
+    within = "-"
+    if r.auroc_within_wrong is not None:
+        within = (f"{r.auroc_within_wrong:.3f} {_interval(r.auroc_within_wrong_interval)}"
+                  f"({r.auroc_within_wrong_trajectories})")
+    positions = (r.auroc_position, r.auroc_first_position, r.auroc_within_wrong_position)
+    position = "-" if all(p is None for p in positions) else " / ".join(_num(p, ".2f") for p in positions)
     on_wrong = "-"
     if r.cloud_on_wrong_share is not None:
         on_wrong = f"{_pct(r.cloud_on_wrong_share, 0)} of {r.cloud_replaced_judged}"
     return [r.label, str(r.n), acc, _num(r.mean_f1), _pct(r.cloud_share_tokens), _pct(r.cloud_share_flops),
-            _pct(r.cloud_share_steps), _pct(r.switch_rate), auroc, signal, first, position, on_wrong,
-            _num(r.usd, ".4g"), f"{r.wall_time_s:.1f}"]
+            _pct(r.cloud_share_steps), _pct(r.switch_rate), auroc, forced, signal, first, within, position,
+            on_wrong, _num(r.usd, ".4g"), f"{r.wall_time_s:.1f}"]
 
 
 _HEADERS = ["method", "n", "accuracy % ± SE", "F1", "cloud share (tokens)", "cloud share (FLOPs)",
-            "cloud share (steps)", "switch rate", "AUROC (n)", "AUROC, signal only (n)", "AUROC to 1st error (n)",
-            "step position alone: all / to 1st error", "cloud on wrong step", "USD", "model time s"]
+            "cloud share (steps)", "switch rate", "AUROC (n)", "forced steps: all / to 1st error",
+            "AUROC, signal only (n)", "AUROC to 1st error, signal only (n)",
+            "AUROC within wrong trajectories (trajectories)",
+            "step position alone: signal only / to 1st error / within wrong", "cloud on wrong step", "USD",
+            "model time s"]
 _CURVE_HEADERS = ["family", "APGR", "cloud share for 50% of gap", "cloud share for 80% of gap"]
+
+
+def _paired_headers(reference: str) -> list[str]:
+    return [f"method vs {reference}", "questions", "difference (points)", "95% interval", "interval contains 0"]
+
+
+def _paired_cells(d: PairedDifference) -> list[str]:
+    low, high = d.interval
+    return [d.label, str(d.n), f"{100 * d.difference:+.1f}", f"[{100 * low:+.1f}, {100 * high:+.1f}]",
+            "yes" if d.includes_zero else "no"]
 
 
 def _curve_cells(family: str, c: CurveSummary) -> list[str]:
@@ -198,17 +246,25 @@ def markdown(report: Report) -> str:
     lines = ["# AdaSwitch evaluation report", "",
              f"Curves: accuracy against the cloud's share of {_AXIS_NAMES[report.share_axis]}. "
              "AUROC: the local agent's probability of error against rule-labelled step errors "
-             "(cascade rows: the final self-check against wrong local answers); 'signal only' leaves "
-             "out the steps forced to probability 1 (unreadable action, failing tool, repeated call); "
+             "(cascade rows: the final self-check against wrong local answers); 'AUROC (n)' counts every "
+             "judged step, 'signal only' leaves out the steps forced to probability 1 (unreadable action, "
+             "failing tool, repeated call), counted apart under 'forced steps'; "
              "'to 1st error' keeps each trajectory's steps up to its first wrong one, the decisions where "
              "switching can still help (in brackets: its 95% interval, resampling whole trajectories); "
-             "'step position alone' is the AUROC of a step's index in its trajectory, what any signal "
-             "that rises along a trajectory gets for free. "
+             "'within wrong trajectories' asks which step of a trajectory that ends wrong went wrong, each "
+             "trajectory weighing one; 'step position alone' is the AUROC of a step's index in its "
+             "trajectory on the same steps, what any signal that rises along a trajectory gets for free. "
+             "APGR: area under the upper concave hull of the curve's gap recovered, each point clipped to "
+             "[0, 1]. Paired differences: accuracy minus the reference's on the same questions, with a 95% "
+             "bootstrap interval over questions; 'interval contains 0' marks a difference these questions "
+             "do not establish. "
              "Prices may be illustrative (see the price table's note).", ""]
     for bench in report.benchmarks:
         lines += [f"## {bench.benchmark}", "", *table(_HEADERS, [_cells(r) for r in bench.rows]), ""]
         if bench.curves:
             lines += [*table(_CURVE_HEADERS, [_curve_cells(f, c) for f, c in bench.curves.items()]), ""]
+        if bench.paired and bench.reference:
+            lines += [*table(_paired_headers(bench.reference), [_paired_cells(d) for d in bench.paired]), ""]
         lines += [f"- {note}" for note in bench.notes] + ([""] if bench.notes else [])
     return "\n".join(lines)
 
@@ -316,12 +372,17 @@ def html(report: Report) -> str:
              "<h1>AdaSwitch evaluation report</h1>",
              f"<p>{escape(report.created_at)}. Curves: accuracy against the cloud's share of "
              f"{escape(_AXIS_NAMES[report.share_axis])}. AUROC: the local agent's probability of error against "
-             "rule-labelled step errors (cascade rows: the final self-check against wrong local answers).</p>",
+             "rule-labelled step errors (cascade rows: the final self-check against wrong local answers). "
+             "Paired differences: accuracy minus the reference's on the same questions, with a 95% bootstrap "
+             "interval over questions; 'interval contains 0' marks a difference these questions do not "
+             "establish.</p>",
              '<div class="panels">', *(_chart(b, report.share_axis) for b in report.benchmarks), "</div>"]
     for bench in report.benchmarks:
         parts += [f"<h2>{escape(bench.benchmark)}</h2>", _html_table(_HEADERS, [_cells(r) for r in bench.rows])]
         if bench.curves:
             parts.append(_html_table(_CURVE_HEADERS, [_curve_cells(f, c) for f, c in bench.curves.items()]))
+        if bench.paired and bench.reference:
+            parts.append(_html_table(_paired_headers(bench.reference), [_paired_cells(d) for d in bench.paired]))
         parts += [f"<p class=\"meta\">{escape(note)}</p>" for note in bench.notes]
     parts.append("<h2>Questions</h2>")
     for bench in report.benchmarks:

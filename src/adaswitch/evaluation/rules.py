@@ -10,11 +10,16 @@ step is right unless an any-task rule fires. Anything else is ``unknown``.
 
 The replaced local proposals of a step are judged too, because the probability of error of a
 switched step belongs to the local proposal the cloud replaced, not to the cloud's step. A proposal
-never reached the end of a trajectory, so only what can be judged alone is used: parse and tool
-failures, the answer of a ``finish`` (scored against the gold answer), a gold value or a new gold
-paragraph (right). A non-gold calculation or a search without a new gold paragraph counts as wrong
-only when the trajectory ends wrong; when it ends right it stays ``unknown``, since the right ending
-came from the step that replaced it.
+never reached the end of a trajectory, so it is judged on its own merits, whatever the trajectory's
+ending: parse and tool failures and repeated calls (wrong), the answer of a ``finish`` (scored against
+the gold answer), a calculation's value against the gold values and a search's new gold paragraphs
+(right when on the gold path, wrong when off it). A trajectory that ends right after a switch says
+nothing about the proposal the cloud replaced: the right ending came from the replacing step. Only a
+proposal no rule covers stays ``unknown``.
+
+The rules that make a step wrong on its face (:data:`FORCED_RULES`) are the ones under which the
+engine forces the local agent's probability of error to 1 without asking its signal; see
+:attr:`Judgment.forced`.
 """
 
 from __future__ import annotations
@@ -91,12 +96,16 @@ def label_steps(
     for i, (step, (label, rule)) in enumerate(zip(trace.steps, committed)):
         replaced = []
         for k, proposal in enumerate(step.replaced):
-            p_label, p_rule = _proposal_label(proposal, trace.steps[:i], sample, final_correct, judge)
+            p_label, p_rule = _proposal_label(proposal, trace.steps[:i], sample, judge)
             replaced.append(ProposalLabel(position=k, author=proposal.author, label=p_label, rule=p_rule,
                                           p_error=proposal.p_error))
         out.append(StepLabel(index=i, author=step.author, label=label, rule=rule, p_error=step.p_error,
                              switched=step.switched, replaced=replaced))
     return out
+
+
+FORCED_RULES = frozenset({"unparseable", "tool-failed", "repeated-call"})
+"""The rules for a step that is wrong on its face; the engine gives such a step p = 1 itself."""
 
 
 class Judgment(NamedTuple):
@@ -107,6 +116,12 @@ class Judgment(NamedTuple):
     verdict: Verdict
     rule: str
     position: int
+
+    @property
+    def forced(self) -> bool:
+        """True when the probability is the engine's forced 1 (an unreadable action, a failing tool,
+        a repeated call), not the signal's own estimate: a signal that says 1 elsewhere is kept."""
+        return self.p_error >= 1.0 and self.rule in FORCED_RULES
 
 
 def local_judgments(labels: Sequence[StepLabel]) -> list[Judgment]:
@@ -166,8 +181,9 @@ def step_verdicts(
 
 
 def _proposal_label(
-    proposal: Proposal, before: Sequence[StepRecord], sample: Sample, final_correct: bool, judge: AnswerJudge
+    proposal: Proposal, before: Sequence[StepRecord], sample: Sample, judge: AnswerJudge
 ) -> tuple[Verdict, str]:
+    """A replaced proposal judged on its own merits (see the module docstring)."""
     failure = _failure(proposal.action, proposal.tool_ok, before)
     if failure:
         return "wrong", failure
@@ -177,12 +193,7 @@ def _proposal_label(
         if verdict is None:
             return "unknown", "finish-unscored"
         return ("right", "finish-right") if verdict else ("wrong", "finish-wrong")
-    found = _trajectory_rule(action, proposal.observation, before, sample)
-    if found is None:
-        return "unknown", "no-rule"
-    if found[0] == "wrong" and final_correct:
-        return "unknown", f"{found[1]}-unjudged"
-    return found
+    return _trajectory_rule(action, proposal.observation, before, sample) or ("unknown", "no-rule")
 
 
 def _failure(action: Action | None, tool_ok: bool, before: Sequence[StepRecord]) -> str | None:
@@ -198,7 +209,8 @@ def _failure(action: Action | None, tool_ok: bool, before: Sequence[StepRecord])
 def _trajectory_rule(
     action: Action | None, observation: str, before: Sequence[StepRecord], sample: Sample
 ) -> tuple[Verdict, str] | None:
-    """The task-specific rules of a trajectory that ends wrong; None when none applies."""
+    """The task-specific rules, applied to the committed steps of a trajectory that ends wrong and to
+    every replaced proposal; None when none applies."""
     if action is None:
         return None
     if sample.family == "math" and sample.gold_values and action.tool == "calculate":

@@ -324,23 +324,27 @@ def _share(cloud: float, local: float) -> float | None:
 
 
 def _introspection(labels: Sequence[Sequence[StepLabel]], ends_right: Sequence[bool]) -> dict:
-    """The AUROC figures of a run: ``labels`` per trajectory, ``ends_right`` whether each ended right."""
+    """The AUROC figures of a run: ``labels`` per trajectory, ``ends_right`` whether each ended right.
+
+    Every figure but ``auroc`` leaves out the forced steps, and each position baseline is scored on
+    exactly the steps (and weights) of the figure it stands beside.
+    """
     known = [[j for j in local_judgments(steps) if j.verdict != "unknown"] for steps in labels]
-    flat = [j for js in known for j in js]
+    every = _flatten(known)
     first = [up_to_first_error(js) for js in known]
-    own_first = _signal_only(first)
-    wrong_runs = _signal_only([js for js, right in zip(known, ends_right, strict=True) if not right])
+    signal, signal_first = _signal_only(known), _signal_only(first)
+    signal_wrong = _signal_only([js for js, right in zip(known, ends_right, strict=True) if not right])
     return {
-        "auroc": _auroc_of(flat), "auroc_n": len(flat), "auroc_wrong": sum(_wrong(flat)),
-        "auroc_forced": sum(j.forced for j in flat),
-        **_signal_figures("auroc_signal", _signal_only(known)),
-        "auroc_position": _auroc_of(_flatten(_signal_only(known)), by_position=True),
-        **_signal_figures("auroc_first", own_first, interval=True),
-        "auroc_first_forced": sum(j.forced for js in first for j in js),
-        "auroc_first_position": _auroc_of(_flatten(own_first), by_position=True),
-        **_signal_figures("auroc_within_wrong", wrong_runs, interval=True, weighted=True),
-        "auroc_within_wrong_trajectories": sum(bool(js) for js in wrong_runs),
-        "auroc_within_wrong_position": _auroc_of(_flatten(wrong_runs), _trajectory_weights(wrong_runs),
+        "auroc": _auroc_of(every), "auroc_n": len(every), "auroc_wrong": sum(_wrong(every)),
+        "auroc_forced": sum(j.forced for j in every),
+        **_signal_figures("auroc_signal", signal),
+        "auroc_position": _auroc_of(_flatten(signal), by_position=True),
+        **_signal_figures("auroc_first", signal_first, interval=True),
+        "auroc_first_forced": sum(j.forced for j in _flatten(first)),
+        "auroc_first_position": _auroc_of(_flatten(signal_first), by_position=True),
+        **_signal_figures("auroc_within_wrong", signal_wrong, interval=True, weighted=True),
+        "auroc_within_wrong_trajectories": sum(bool(js) for js in signal_wrong),
+        "auroc_within_wrong_position": _auroc_of(_flatten(signal_wrong), _trajectory_weights(signal_wrong),
                                                  by_position=True),
         **_replaced_figures(labels),
     }

@@ -193,7 +193,8 @@ def _interval(bounds: tuple[float, float] | None) -> str:
 def _cells(r: RunSummary) -> list[str]:
     acc = "-" if r.accuracy is None else f"{100 * r.accuracy:.1f} ± {100 * (r.accuracy_se or 0):.1f}"
     auroc = "-" if r.auroc is None else f"{r.auroc:.3f} ({r.auroc_n})"
-    forced = f"{r.auroc_forced} / {r.auroc_first_forced}" if r.auroc_n else "-"
+    # the cascade's question-level AUROC has no steps, forced or not
+    forced = f"{r.auroc_forced} / {r.auroc_first_forced}" if r.auroc_signal_n or r.auroc_forced else "-"
     signal = "-" if r.auroc_signal is None else f"{r.auroc_signal:.3f} ({r.auroc_signal_n})"
     first = "-"
     if r.auroc_first is not None:

@@ -277,3 +277,87 @@ def test_a_finish_with_arithmetic_is_computed_for_math(argument, family, expecte
     from adaswitch.trajectory import final_answer
 
     assert final_answer(argument, family) == expected
+
+
+def test_a_wasted_step_is_resampled_and_the_first_useful_try_is_kept():
+    local = local_backend(
+        rules=[
+            step(1, " Add.\nAction 1: calculate[3 + 4]"),
+            step(2, " Add again.\nAction 2: calculate[3+4]", times=1),
+            step(2, " She has 7.\nAction 2: finish[7]"),
+        ]
+    )
+    trace = engine(local, None, "local").solve(QUESTION)
+    second = trace.steps[1]
+    assert second.action.render() == "finish[7]" and trace.answer == "7"
+    assert [w.action.render() for w in second.wasted] == ["calculate[3+4]"]
+    assert [c.purpose for c in second.calls] == ["step", "resample"]
+    # re-sampling draws at the retry temperature with its own seed
+    resample = local.requests[2]
+    assert resample.temperature > 0 and resample.seed != local.requests[1].seed
+
+
+@pytest.mark.parametrize(
+    "second",
+    [" Again.\nAction 2: calculate[4 + 3]",  # a value an earlier observation gave
+     " Copy.\nAction 2: calculate[7]"],  # computes nothing
+)
+def test_known_values_are_wasted_steps_too(second):
+    local = local_backend(
+        rules=[step(1, " Add.\nAction 1: calculate[3 + 4]"), step(2, second, times=1), step(2, " Done.\nAction 2: finish[7]")]
+    )
+    trace = engine(local, None, "local").solve(QUESTION)
+    assert trace.steps[1].action.tool == "finish" and len(trace.steps[1].wasted) == 1
+
+
+def test_a_step_wasted_on_every_try_is_kept_once_with_its_tries_recorded():
+    local = local_backend(
+        rules=[step(1, " Add.\nAction 1: calculate[3 + 4]"), step(2, " Again.\nAction 2: calculate[3 + 4]"),
+               step(3, " Done.\nAction 3: finish[7]")]
+    )
+    trace = engine(local, None, "local", waste_retries=2).solve(QUESTION)
+    assert trace.steps[1].action.render() == "calculate[3 + 4]"
+    assert len(trace.steps[1].wasted) == 2 and len(trace.steps[1].calls) == 3
+    assert trace.answer == "7"
+
+
+def test_handoff_mode_has_the_cloud_write_exactly_the_chosen_steps():
+    local = local_backend(rules=[step(1, " Wrong.\nAction 1: calculate[3 * 4]"), step(2, " She has 7.\nAction 2: finish[7]")])
+    cloud = cloud_backend()
+    collaboration = engine(local, cloud, "handoff")
+    assert collaboration.policy.cloud_steps == (1,)
+    trace = collaboration.solve(QUESTION)
+    assert [s.author for s in trace.steps] == ["cloud", "local"]
+    assert trace.answer == "7" and trace.settings["cloud_steps"] == [1]
+    # the local agent is not asked for the step the cloud writes
+    assert len(local.requests) == 1 and local.requests[0].messages[-1].content.endswith("Thought 2:")
+
+
+def test_handoff_needs_step_indices():
+    with pytest.raises(ValueError, match="handoff"):
+        make_policy("handoff", cloud_steps=())
+
+
+@pytest.mark.parametrize("constrain", [True, False])
+def test_steps_carry_the_step_grammar_to_backends_that_honour_one(constrain):
+    local = local_backend()
+    local.honours_grammar = True
+    trace = engine(local, None, "local", constrain=constrain).solve(QUESTION)
+    grammars = [r.grammar for r in local.requests]
+    if constrain:
+        assert all(g is not None for g in grammars)
+        assert '"\\nAction 1: "' in grammars[0] and '"\\nAction 2: "' in grammars[1]
+        assert all(c.constrained for s in trace.steps for c in s.calls)
+    else:
+        assert grammars == [None, None]
+        assert not any(c.constrained for s in trace.steps for c in s.calls)
+
+
+def test_backends_that_take_no_grammar_get_none_and_the_answer_type_shapes_finish():
+    local = local_backend()
+    engine(local, None, "local").solve(QUESTION)
+    assert [r.grammar for r in local.requests] == [None, None]
+    honouring = local_backend()
+    honouring.honours_grammar = True
+    engine(honouring, None, "local").solve(QUESTION, answer_type="latex")
+    assert "lchar" in honouring.requests[0].grammar

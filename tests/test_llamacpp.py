@@ -288,3 +288,36 @@ def test_embedded_qwen_generates(name):
         assert probe.probs["Yes"] > probe.probs["No"]
     finally:
         b.close()
+
+
+def test_grammar_makes_even_the_tiny_model_write_a_valid_step(backend):
+    from adaswitch.grammar import step_grammar
+    from adaswitch.parsing import parse_step
+    from adaswitch.prompts import prompts_for
+
+    prompts = prompts_for("math")
+    messages = prompts.step_messages("Tom has 3 apples and buys 4 more. How many apples does he have?", "", 1)
+    free = backend.complete(CompletionRequest(messages=messages, continue_final=True, max_tokens=60))
+    constrained = backend.complete(
+        CompletionRequest(messages=messages, continue_final=True, max_tokens=120, grammar=step_grammar("math", 1))
+    )
+    parsed = parse_step(f"Thought 1:{constrained.text}", "math")
+    assert parsed.action is not None and not parsed.repairs, constrained.text
+    assert parsed.action.tool in ("calculate", "finish")
+    assert constrained.finish_reason == "stop"
+    # the grammar ends the step itself: no observation, no second step
+    assert "Observation" not in constrained.text and constrained.text.count("Action 1:") == 1
+    assert free.text != constrained.text or parse_step(f"Thought 1:{free.text}", "math").action is not None
+
+
+def test_greedy_decoding_under_a_grammar_that_admits_the_free_choice_changes_nothing(backend):
+    messages = [SYSTEM, QUESTION]
+    free = backend.complete(CompletionRequest(messages=messages, max_tokens=12))
+    anything = backend.complete(CompletionRequest(messages=messages, max_tokens=12, grammar="root ::= [^\\x00]*"))
+    assert anything.text == free.text
+
+
+def test_a_grammar_llama_cpp_cannot_read_is_a_clear_request_error(backend):
+    with pytest.raises(BackendError, match="grammar") as info:
+        backend.complete(CompletionRequest(messages=[SYSTEM, QUESTION], max_tokens=4, grammar="root ::= ("))
+    assert info.value.kind == "invalid_request" and not info.value.retryable

@@ -455,12 +455,12 @@ CASES = [
         set(),
     ),
     (
-        "reserved-solve-in-math",
+        "solve-has-no-tool",
         "math",
         "Thought 2: Solve for x.\nAction 2: solve[x + 2 = 5]",
         "Solve for x.",
-        ("solve", "x + 2 = 5"),
         None,
+        "unknown tool 'solve'; expected one of calculate, finish",
         set(),
     ),
     ("empty-text", "math", "", "", None, ERROR_EMPTY_STEP, set()),
@@ -529,9 +529,9 @@ def test_non_text_input_is_an_error_not_an_exception():
     assert step.error == ERROR_EMPTY_STEP
 
 
-def test_allowed_tools_include_reserved_ones():
+def test_allowed_tools_are_the_toolbox_and_finish():
     assert TOOLS_BY_FAMILY == {"math": ("calculate", "finish"), "qa": ("search", "finish")}
-    assert allowed_tools("math") == ("calculate", "finish", "solve")
+    assert allowed_tools("math") == ("calculate", "finish")
     assert allowed_tools("qa") == ("search", "finish")
 
 

@@ -20,6 +20,7 @@ from typing import Literal
 from adaswitch.actions import ParsedStep, ToolResult
 from adaswitch.backends.base import Completion, CompletionRequest
 from adaswitch.documents import Document
+from adaswitch.grammar import AnswerType, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
 from adaswitch.model import Model, ModelFailure
 from adaswitch.parsing import extract_answer_from_text, parse_step, render_step
@@ -30,6 +31,7 @@ from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord
 from adaswitch.trajectory import append_step, final_answer, is_finish
 
 _LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"[-+]?\$?[\d,]*\.?\d+")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class EngineSettings:
     seed: int = 0
     score_all_steps: bool = False
     """Estimate the probability of error of local steps even when the mode does not use it."""
+    constrain: bool = True
+    """Decode each step under the step grammar (:mod:`adaswitch.grammar`) where the backend can."""
+    waste_retries: int = 2
+    """How often a wasted step (a repeated call, a known value) is re-sampled before it is kept."""
 
 
 @dataclass
@@ -86,6 +92,7 @@ class _Run:
     steps: list[StepRecord] = field(default_factory=list)
     hint: str | None = None
     """Shown to the cloud agent only, after the question (annotation of training questions)."""
+    answer_type: AnswerType = "number"
 
 
 class QuestionFailed(Exception):
@@ -129,13 +136,16 @@ class Collaboration:
         prefix: list[StepRecord] | None = None,
         max_new_steps: int | None = None,
         cloud_hint: str | None = None,
+        answer_type: str | None = None,
     ) -> Trace:
         """Solve ``question``; the trace records every step, call and fault.
 
         ``prefix`` continues a trajectory from committed steps (the learning stage's examination
         resumes after a corrected step); ``max_new_steps`` stops after that many new steps (the trace
         then reads ``max_steps`` unless it finished); ``cloud_hint`` is added after the question in
-        the cloud agent's prompts only (annotation with the gold answer during self-practice).
+        the cloud agent's prompts only (annotation with the gold answer during self-practice);
+        ``answer_type`` is what a ``finish`` may hold (:data:`adaswitch.grammar.AnswerType`; by
+        default the family's: a number for math, a phrase for QA).
         """
         started = time.perf_counter()
         trace = Trace(
@@ -153,6 +163,7 @@ class Collaboration:
         toolbox = qa_toolbox_or_error(knowledge) if family == "qa" else math_toolbox()
         run = _Run(question, prompts_for(family), toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
         run.hint = cloud_hint
+        run.answer_type = answer_type_for(family, answer_type)
         for step in prefix or []:
             run.steps.append(step.model_copy(deep=True))
             run.trajectory = append_step(run.trajectory, step)
@@ -201,34 +212,56 @@ class Collaboration:
         return record
 
     def _collaborative_step(self, run: _Run, index: int) -> StepRecord:
-        proposal = self._write(self.local, run, index)
-        calls, faults = [proposal.call], list(proposal.faults)
+        if self.policy.mode == "handoff" and index in self.policy.cloud_steps:
+            return self._cloud_only_step(run, index)
+        proposal, calls, faults, wasted = self._write_unwasted(self.local, run, index)
         if self.policy.needs_probability or self.settings.score_all_steps:
             self._judge(run, index, proposal, calls)
-        decision = self.policy.decide(proposal.p_error, run.rng)
+        decision = self.policy.decide(proposal.p_error, run.rng, index)
         if decision == "keep":
-            return _record(index, proposal, calls, faults)
+            return _record(index, proposal, calls, faults, wasted=wasted)
         if decision == "retry":
             return self._reflect(run, index, proposal, calls, faults)
         try:
-            replacement = self._write(self.cloud, run, index)  # type: ignore[arg-type]
+            replacement, cloud_calls, cloud_faults, cloud_wasted = self._write_unwasted(self.cloud, run, index)  # type: ignore[arg-type]
         except ModelFailure as failure:
             return self._cloud_failed(index, proposal, calls, faults + failure.faults)
-        calls.append(replacement.call)
-        record = _record(index, replacement, calls, faults + replacement.faults, p_error=proposal.p_error)
+        record = _record(index, replacement, calls + cloud_calls, faults + cloud_faults, p_error=proposal.p_error,
+                         wasted=wasted + cloud_wasted)
         record.switched = True
         record.replaced = [proposal.proposal()]
         return record
 
     def _cloud_only_step(self, run: _Run, index: int) -> StepRecord:
         try:
-            step = self._write(self.cloud, run, index)  # type: ignore[arg-type]
+            step, calls, faults, wasted = self._write_unwasted(self.cloud, run, index)  # type: ignore[arg-type]
         except ModelFailure as failure:
             if self.settings.on_cloud_error == "fail":
                 raise QuestionFailed(f"cloud agent failed: {failure}", _mark(failure.faults, "failed_question"))
-            local = self._write(self.local, run, index)
-            return _record(index, local, [local.call], _mark(failure.faults, "fell_back_to_local") + local.faults)
-        return _record(index, step, [step.call], step.faults)
+            local, calls, faults, wasted = self._write_unwasted(self.local, run, index)
+            return _record(index, local, calls, _mark(failure.faults, "fell_back_to_local") + faults, wasted=wasted)
+        return _record(index, step, calls, faults, wasted=wasted)
+
+    def _write_unwasted(
+        self, model: Model, run: _Run, index: int
+    ) -> tuple[Candidate, list[CallRecord], list[FaultRecord], list[Proposal]]:
+        """Write a step; while it is wasted (:func:`wasted_step`) re-sample it, at most
+        ``waste_retries`` times. Returns the step kept, every call and fault, and the discarded
+        proposals. When every try is wasted the first one is kept (its judgment forces p = 1 when
+        it repeats a call)."""
+        first = self._write(model, run, index)
+        calls, faults = [first.call], list(first.faults)
+        tried = [first]
+        for attempt in range(1, self.settings.waste_retries + 1):
+            if not wasted_step(tried[-1].parsed, tried[-1].result, run.steps):
+                break
+            seed = self.settings.seed * 100_003 + index * 101 + 50 + attempt
+            retry = self._write(model, run, index, self.settings.retry_temperature, seed, purpose="resample")
+            calls.append(retry.call)
+            faults += retry.faults
+            tried.append(retry)
+        kept = next((c for c in tried if not wasted_step(c.parsed, c.result, run.steps)), first)
+        return kept, calls, faults, [c.proposal() for c in tried if c is not kept]
 
     def _cloud_failed(self, index: int, proposal: Candidate, calls: list[CallRecord], faults: list[FaultRecord]) -> StepRecord:
         if self.settings.on_cloud_error == "fail":
@@ -261,12 +294,14 @@ class Collaboration:
         index: int,
         temperature: float = 0.0,
         seed: int | None = None,
-        purpose: Literal["step", "retry"] = "step",
+        purpose: Literal["step", "retry", "resample"] = "step",
     ) -> Candidate:
         want_logprobs = model.role == "local" and bool(self.introspector and self.introspector.needs_logprobs)
         question = run.question
         if run.hint and model.role == "cloud":
             question = f"{run.question}\n\n{run.hint}"
+        constrained = self.settings.constrain and model.honours_grammar
+        grammar = step_grammar(run.prompts.family, index, run.answer_type) if constrained else None
         request = CompletionRequest(
             messages=run.prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
@@ -275,6 +310,7 @@ class Collaboration:
             stop=step_stops(index),
             logprobs=want_logprobs,
             seed=seed if seed is not None else self.settings.seed,
+            grammar=grammar,
         )
         try:
             reply = model.complete(request)
@@ -296,6 +332,7 @@ class Collaboration:
             bytes_sent=reply.bytes_sent,
             cached=reply.cached,
             redactions=reply.redactions,
+            constrained=constrained,
         )
         return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
 
@@ -344,6 +381,9 @@ class Collaboration:
             "on_cloud_error": s.on_cloud_error,
             "retry_temperature": s.retry_temperature,
             "seed": s.seed,
+            "constrain": s.constrain,
+            "waste_retries": s.waste_retries,
+            "cloud_steps": list(self.policy.cloud_steps) if self.policy.mode == "handoff" else None,
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
         }
@@ -357,6 +397,23 @@ def read_step(written: str, index: int, family: str) -> tuple[str, ParsedStep, s
     parsed = parse_step(raw, family)
     text = render_step(index, parsed.thought, parsed.action) if parsed.action else raw.rstrip()
     return raw, parsed, text
+
+
+def wasted_step(parsed: ParsedStep, result: ToolResult | None, earlier: list[StepRecord]) -> bool:
+    """True when a step can add nothing: its tool call repeats an earlier step's call, or it is a
+    calculation that computes nothing (a bare number) or whose result an earlier observation
+    already gave (``calculate[36]`` after ``Observation 1: 36``)."""
+    action = parsed.action
+    if action is None or action.tool == "finish":
+        return False
+    if action.repeats([step.action for step in earlier if step.action is not None]):
+        return True
+    if action.tool != "calculate" or result is None or not result.ok:
+        return False
+    if _BARE_NUMBER.fullmatch(action.argument.strip()):
+        return True
+    return any(step.action is not None and step.action.tool == "calculate" and step.tool_ok
+               and step.observation.strip() == result.text.strip() for step in earlier)
 
 
 def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:
@@ -377,7 +434,12 @@ def _run_tool(toolbox: Toolbox, parsed: ParsedStep) -> ToolResult | None:
 
 
 def _record(
-    index: int, c: Candidate, calls: list[CallRecord], faults: list[FaultRecord], p_error: float | None = None
+    index: int,
+    c: Candidate,
+    calls: list[CallRecord],
+    faults: list[FaultRecord],
+    p_error: float | None = None,
+    wasted: list[Proposal] | None = None,
 ) -> StepRecord:
     return StepRecord(
         index=index,
@@ -392,6 +454,7 @@ def _record(
         p_error=p_error if p_error is not None else c.p_error,
         calls=calls,
         faults=faults,
+        wasted=wasted or [],
     )
 
 

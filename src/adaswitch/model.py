@@ -111,6 +111,11 @@ class Model:
         return self.backend.parameters
 
     @property
+    def honours_grammar(self) -> bool:
+        """Whether the backend decodes under a request's grammar."""
+        return self.backend.honours_grammar
+
+    @property
     def identity(self) -> str:
         """What identifies the model's replies: its file's SHA-256 (or its name, for an endpoint)
         and its reply-relevant settings (see :mod:`adaswitch.identity`); computed once."""

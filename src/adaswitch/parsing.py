@@ -26,9 +26,6 @@ TOOLS_BY_FAMILY: dict[str, tuple[str, ...]] = {
 }
 """The tools a prompt offers to each task family."""
 
-RESERVED_TOOLS_BY_FAMILY: dict[str, tuple[str, ...]] = {"math": ("solve",), "qa": ()}
-"""Tools the parser accepts but prompts do not offer yet (symbolic ``solve`` for MATH-style tasks)."""
-
 REPAIR_SPECIAL_TOKEN = "special_token"
 REPAIR_CODE_FENCE = "code_fence"
 REPAIR_OBSERVATION_CUT = "observation_cut"
@@ -114,8 +111,11 @@ class _Call:
 
 
 def allowed_tools(family: str) -> tuple[str, ...]:
-    """Tools the parser accepts for a family: the offered ones plus the reserved ones."""
-    return TOOLS_BY_FAMILY.get(family, ()) + RESERVED_TOOLS_BY_FAMILY.get(family, ())
+    """Tools the parser accepts for a family: exactly those its toolbox provides, and ``finish``.
+
+    ``solve[...]`` is recognised as a call (so that the error names it) but accepted by no family:
+    no toolbox provides it."""
+    return TOOLS_BY_FAMILY.get(family, ())
 
 
 # ---------------------------------------------------------------------------------------------

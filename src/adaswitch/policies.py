@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Decision = Literal["keep", "cloud", "retry"]
-MODES = ("local", "cloud", "adaswitch", "self-reflection", "random")
+MODES = ("local", "cloud", "adaswitch", "self-reflection", "random", "handoff")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,9 @@ class Policy:
     threshold: float | None = None
     switch_rate: float = 0.0
     max_retries: int = 2
+    cloud_steps: tuple[int, ...] = ()
+    """Mode ``handoff``: the step indices the cloud writes, whatever the local agent proposes (a
+    measurement of how well the local agent carries on after a cloud step)."""
 
     @property
     def cloud_writes_everything(self) -> bool:
@@ -31,9 +34,12 @@ class Policy:
 
     @property
     def needs_cloud(self) -> bool:
-        return self.mode in ("cloud", "adaswitch", "random")
+        return self.mode in ("cloud", "adaswitch", "random", "handoff")
 
-    def decide(self, p_error: float | None, rng: random.Random) -> Decision:
+    def decide(self, p_error: float | None, rng: random.Random, index: int = 0) -> Decision:
+        """What happens to the local proposal for step ``index``."""
+        if self.mode == "handoff":
+            return "cloud" if index in self.cloud_steps else "keep"
         if self.mode == "random":
             return "cloud" if rng.random() < self.switch_rate else "keep"
         if self.mode in ("adaswitch", "self-reflection"):
@@ -44,7 +50,13 @@ class Policy:
         return "keep"
 
 
-def make_policy(mode: str, threshold: float = 0.5, switch_rate: float = 0.2, max_retries: int = 2) -> Policy:
+def make_policy(
+    mode: str,
+    threshold: float = 0.5,
+    switch_rate: float = 0.2,
+    max_retries: int = 2,
+    cloud_steps: tuple[int, ...] = (1,),
+) -> Policy:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if not 0.0 <= threshold <= 1.0:
@@ -53,5 +65,8 @@ def make_policy(mode: str, threshold: float = 0.5, switch_rate: float = 0.2, max
         raise ValueError(f"switch rate must be in [0, 1], got {switch_rate}")
     if max_retries < 1:
         raise ValueError("self-reflection needs at least one retry")
+    if mode == "handoff" and (not cloud_steps or min(cloud_steps) < 1):
+        raise ValueError("mode 'handoff' needs the cloud's step indices (1 or more)")
     uses_threshold = mode in ("adaswitch", "self-reflection")
-    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries)
+    steps = tuple(sorted(set(cloud_steps))) if mode == "handoff" else ()
+    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries, steps)

@@ -37,6 +37,9 @@ class EndpointSettings(BaseModel):
     max_attempts: int = 3
     n_ctx: int = 4096
     n_threads: int | None = None
+    grammar_field: Literal["grammar", "guided_grammar"] | None = None
+    """An OpenAI-compatible endpoint's body field for step grammars: ``grammar`` (llama.cpp's
+    server) or ``guided_grammar`` (vLLM); None when it takes none (steps are read leniently)."""
 
     def options(self) -> EndpointOptions:
         return EndpointOptions(
@@ -46,6 +49,7 @@ class EndpointSettings(BaseModel):
             prefix_mode=self.prefix_mode,
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
+            grammar_field=self.grammar_field,
         )
 
 
@@ -61,6 +65,10 @@ class SolverSettings(BaseModel):
     max_retries: int = 2
     max_steps: int = 10
     max_step_tokens: int = 160
+    constrain: bool = True
+    """Decode every step under the step grammar where the backend can (:mod:`adaswitch.grammar`)."""
+    cloud_steps: tuple[int, ...] = (1,)
+    """Mode ``handoff``: the steps the cloud writes (the local agent writes the rest)."""
     on_cloud_error: Literal["fallback", "fail"] = "fallback"
     seed: int = 0
     cot_model: Agent = "local"
@@ -132,9 +140,14 @@ class Solver:
             s.threshold if threshold is None else threshold,
             s.switch_rate if switch_rate is None else switch_rate,
             s.max_retries,
+            s.cloud_steps,
         )
         engine = EngineSettings(
-            max_steps=s.max_steps, max_step_tokens=s.max_step_tokens, on_cloud_error=s.on_cloud_error, seed=s.seed
+            max_steps=s.max_steps,
+            max_step_tokens=s.max_step_tokens,
+            on_cloud_error=s.on_cloud_error,
+            seed=s.seed,
+            constrain=s.constrain,
         )
         introspector = self.introspector if policy.needs_probability else None
         return Collaboration(self.local, self.cloud, policy, introspector, engine)
@@ -149,7 +162,10 @@ class Solver:
         threshold: float | None = None,
         switch_rate: float | None = None,
         on_step: StepCallback | None = None,
+        answer_type: str | None = None,
     ) -> Trace:
+        """Solve one question; ``answer_type`` is what its ``finish`` holds (see
+        :mod:`adaswitch.grammar`; by default the family's)."""
         if (mode or self.settings.mode) == COT_MODE:
             trace = self.solve_cot(question, family, knowledge, question_id)
             if on_step:
@@ -157,7 +173,7 @@ class Solver:
                     on_step(step)
             return trace
         collaboration = self.collaboration(mode, threshold, switch_rate)
-        return collaboration.solve(question, family, knowledge, question_id, on_step)
+        return collaboration.solve(question, family, knowledge, question_id, on_step, answer_type=answer_type)
 
     def solve_cot(
         self,

@@ -18,7 +18,7 @@ from adaswitch.usage import Usage
 TRACE_VERSION = 1
 
 Agent = Literal["local", "cloud"]
-CallPurpose = Literal["step", "judge", "retry"]
+CallPurpose = Literal["step", "judge", "retry", "resample"]
 
 
 class CallRecord(BaseModel):
@@ -36,6 +36,8 @@ class CallRecord(BaseModel):
     cached: bool = False
     redactions: int = 0
     """Pattern matches replaced before sending (see adaswitch.redaction)."""
+    constrained: bool = False
+    """True when the step was decoded under the step grammar (valid by construction)."""
 
     def usage(self) -> Usage:
         return Usage(
@@ -87,6 +89,9 @@ class StepRecord(BaseModel):
     switched: bool = False
     """True when the local proposal was flagged and replaced (by the cloud or by a local retry)."""
     replaced: list[Proposal] = Field(default_factory=list)
+    wasted: list[Proposal] = Field(default_factory=list)
+    """Local proposals the engine discarded and re-sampled because they repeated an earlier call or
+    computed a value an earlier observation already gave (not switches: no cloud, no threshold)."""
     calls: list[CallRecord] = Field(default_factory=list)
     faults: list[FaultRecord] = Field(default_factory=list)
     latency_s: float = 0.0

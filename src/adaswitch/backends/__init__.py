@@ -24,6 +24,9 @@ class EndpointOptions:
     prefix_mode: str = "fold"
     n_ctx: int = 4096
     n_threads: int | None = None
+    grammar_field: str | None = None
+    """How an OpenAI-compatible endpoint takes a step grammar: ``grammar`` (llama.cpp's server),
+    ``guided_grammar`` (vLLM), or None (it takes none; steps are read leniently)."""
 
 
 def make_backend(spec: str, options: EndpointOptions | None = None) -> Backend:
@@ -44,6 +47,7 @@ def make_backend(spec: str, options: EndpointOptions | None = None) -> Backend:
             api_key=options.api_key,
             timeout_s=options.timeout_s,
             prefix_mode=options.prefix_mode,  # type: ignore[arg-type]
+            grammar_field=options.grammar_field,  # type: ignore[arg-type]
         )
     if kind == "llama":
         return _llama(target, options)

@@ -43,6 +43,10 @@ class CompletionRequest(BaseModel):
     logprobs: bool = False
     top_logprobs: int = 0
     seed: int | None = None
+    grammar: str | None = None
+    """A GBNF grammar the completion must follow (:mod:`adaswitch.grammar`). Backends that cannot
+    constrain decoding ignore it and say so in :attr:`Backend.honours_grammar`; the caller then reads
+    the text leniently."""
 
 
 class TokenLogprob(BaseModel):
@@ -131,6 +135,8 @@ class Backend(ABC):
     """The weights file, when the backend runs one (identifies the exact model)."""
     hidden_size: int | None = None
     """Length of the vectors :meth:`hidden_state` returns, when the backend can read them."""
+    honours_grammar: bool = False
+    """True when :meth:`complete` decodes under ``CompletionRequest.grammar``."""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion:

@@ -34,6 +34,7 @@ from adaswitch.backends.base import (
     TokenLogprob,
     candidate_spellings,
 )
+from adaswitch.backends.llamacpp_grammar import GrammarConstraint, GrammarError
 from adaswitch.chat_template import ChatTemplate
 
 
@@ -41,6 +42,7 @@ class LlamaCppBackend(Backend):
     """A GGUF model run in this process; one call at a time."""
 
     in_process = True
+    honours_grammar = True
 
     def __init__(
         self,
@@ -265,6 +267,22 @@ class LlamaCppBackend(Backend):
     # -- generation -------------------------------------------------------------------------
 
     def _generate(self, request: CompletionRequest, budget: int, rng: np.random.Generator) -> _Output:
+        if request.grammar is None:
+            return self._generate_free(request, budget, rng)
+        try:
+            constraint = GrammarConstraint(self._lib, self._vocab, self._n_vocab, request.grammar)
+        except GrammarError as err:
+            raise BackendError("invalid_request", str(err), retryable=False) from err
+        with constraint:
+            return self._generate_free(request, budget, rng, constraint)
+
+    def _generate_free(
+        self,
+        request: CompletionRequest,
+        budget: int,
+        rng: np.random.Generator,
+        constraint: GrammarConstraint | None = None,
+    ) -> _Output:
         out = _Output(request.stop, want_logprobs=request.logprobs)
         temperature = request.temperature
         token = -1
@@ -272,16 +290,37 @@ class LlamaCppBackend(Backend):
             if step:
                 self._eval([token])
             logits = self._last_logits()
-            token = int(logits.argmax()) if temperature <= 0 else _sample(logits, temperature, rng)
+            token = self._pick(logits, temperature, rng, constraint)
             if self._is_eog(token):
                 out.finish("stop")
                 return out
+            if constraint is not None:
+                constraint.accept(token)
             if request.logprobs:
                 out.logprobs.append(self._token_logprob(logits, token, request.top_logprobs))
             if out.add(self._piece(token)):
                 return out
         out.finish("length")
         return out
+
+    def _pick(
+        self, logits: np.ndarray, temperature: float, rng: np.random.Generator, constraint: GrammarConstraint | None
+    ) -> int:
+        """The next token: greedy or sampled, within the grammar when there is one.
+
+        Greedy decoding under a grammar checks the unconstrained choice first and masks the whole
+        vocabulary only when the grammar rejects it; sampling always draws from the masked logits.
+        """
+        if constraint is None:
+            return int(logits.argmax()) if temperature <= 0 else _sample(logits, temperature, rng)
+        if temperature <= 0:
+            token = int(logits.argmax())
+            if constraint.allows(token):
+                return token
+        masked = constraint.mask(logits)
+        if not np.isfinite(masked).any():
+            raise BackendError("decode_failed", "the grammar admits no next token", retryable=False)
+        return int(masked.argmax()) if temperature <= 0 else _sample(masked, temperature, rng)
 
     def _token_logprob(self, logits: np.ndarray, token: int, top_k: int) -> TokenLogprob:
         """The model's own log-probabilities (temperature 1), whatever temperature sampled."""

@@ -44,6 +44,8 @@ MIN_REPEAT_CHARS = 4
 """Shortest repeated tail of the partial text that is stripped from a folded reply."""
 
 CONTINUE_FIELDS: dict[str, Any] = {"continue_final_message": True, "add_generation_prompt": False}
+GRAMMAR_FIELDS: tuple[str, ...] = ("grammar", "guided_grammar")
+"""Request body fields that carry a GBNF grammar: llama.cpp's server and vLLM's guided decoding."""
 
 
 class OpenAIBackend(Backend):
@@ -60,9 +62,17 @@ class OpenAIBackend(Backend):
         extra_body: dict[str, Any] | None = None,
         name: str | None = None,
         parameters: int | None = None,
+        grammar_field: Literal["grammar", "guided_grammar"] | None = None,
     ):
+        """``grammar_field`` names the body field that carries a request's GBNF grammar
+        (``grammar`` for llama.cpp's server, ``guided_grammar`` for vLLM); without it grammars are
+        not sent and :attr:`honours_grammar` is false."""
         if prefix_mode not in ("fold", "continue"):
             raise ValueError(f"prefix_mode must be 'fold' or 'continue', not {prefix_mode!r}")
+        if grammar_field is not None and grammar_field not in GRAMMAR_FIELDS:
+            raise ValueError(f"grammar_field must be one of {', '.join(GRAMMAR_FIELDS)} or None, not {grammar_field!r}")
+        self.grammar_field = grammar_field
+        self.honours_grammar = grammar_field is not None
         import openai  # lazy: only this backend needs the SDK
 
         self._openai = openai
@@ -78,7 +88,7 @@ class OpenAIBackend(Backend):
 
     def identity_settings(self) -> dict[str, Any]:
         return {"base_url": str(self._client.base_url), "model": self.model, "prefix_mode": self.prefix_mode,
-                "extra_body": self.extra_body}
+                "extra_body": self.extra_body, "grammar_field": self.grammar_field}
 
     def complete(self, request: CompletionRequest) -> Completion:
         """Send one chat completion request; raise :class:`BackendError` on any failure."""
@@ -125,6 +135,8 @@ class OpenAIBackend(Backend):
             kwargs["logprobs"] = True
             if request.top_logprobs > 0:
                 kwargs["top_logprobs"] = request.top_logprobs
+        if request.grammar is not None and self.grammar_field is not None:
+            extra_body = {**extra_body, self.grammar_field: request.grammar}
         if extra_body:
             kwargs["extra_body"] = extra_body
         return kwargs

@@ -136,6 +136,8 @@ class Benchmark:
     family: ClassVar[Family]
     splits: ClassVar[tuple[str, ...]]  # the first one is the evaluation split
     aliases: ClassVar[tuple[str, ...]] = ()
+    answer_type: ClassVar[str | None] = None
+    """What a ``finish`` holds (see :mod:`adaswitch.grammar`); None: the family's default."""
 
     def read(self, split: str) -> list[Sample]:
         raise NotImplementedError

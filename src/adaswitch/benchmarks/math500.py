@@ -9,6 +9,7 @@ from adaswitch.scoring import Extraction, Score, extract_latex, last_boxed, math
 class MATH500(Benchmark):
     name = "math500"
     family = "math"
+    answer_type = "latex"
     splits = ("test", "train")
     aliases = ("math-500", "math")
 

@@ -10,6 +10,7 @@ from adaswitch.scoring import Extraction, Score, extract_yes_no, yes_no
 class StrategyQA(Benchmark):
     name = "strategyqa"
     family = "qa"
+    answer_type = "yesno"
     splits = ("dev", "train")
 
     def read(self, split: str) -> list[Sample]:

@@ -35,6 +35,18 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,
                  envvar="ADASWITCH_MAX_RETRIES", help="Self-reflection: local retries of a flagged step."),
     click.option("--max-steps", type=click.IntRange(1, 50), default=10, show_default=True, envvar="ADASWITCH_MAX_STEPS"),
+    click.option("--constrain/--no-constrain", default=True, show_default=True, envvar="ADASWITCH_CONSTRAIN",
+                 help="Decode every step under the step grammar where the backend can (in-process llama.cpp; "
+                      "endpoints with --*-grammar-field)."),
+    click.option("--cloud-steps", default="1", show_default=True, envvar="ADASWITCH_CLOUD_STEPS",
+                 help="--mode handoff: the steps the cloud writes, e.g. 1 or 1,2."),
+    click.option("--cloud-grammar-field", type=click.Choice(["none", "grammar", "guided_grammar"]), default="none",
+                 show_default=True, envvar="ADASWITCH_CLOUD_GRAMMAR_FIELD",
+                 help="How the cloud endpoint takes a GBNF step grammar: 'grammar' (llama.cpp server), "
+                      "'guided_grammar' (vLLM), or none."),
+    click.option("--local-grammar-field", type=click.Choice(["none", "grammar", "guided_grammar"]), default="none",
+                 show_default=True, envvar="ADASWITCH_LOCAL_GRAMMAR_FIELD",
+                 help="Same as --cloud-grammar-field, for a local openai:MODEL endpoint."),
     click.option("--on-cloud-error", type=click.Choice(["fallback", "fail"]), default="fallback", show_default=True,
                  envvar="ADASWITCH_ON_CLOUD_ERROR", help="When the cloud fails: the local agent writes the step, or the question fails."),
     click.option("--cot-model", type=click.Choice(["local", "cloud"]), default="local", show_default=True,
@@ -69,7 +81,7 @@ def solver_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def settings_from_options(options: dict[str, Any]) -> SolverSettings:
     """Turn the shared options into solver settings; a mode that needs no cloud loads none."""
     mode = options["mode"]
-    needs_cloud = mode in ("cloud", "adaswitch", "random") or (mode == COT_MODE and options["cot_model"] == "cloud")
+    needs_cloud = mode in ("cloud", "adaswitch", "random", "handoff") or (mode == COT_MODE and options["cot_model"] == "cloud")
     cloud = options["cloud"] if needs_cloud else None
     try:
         return _settings(options, mode, cloud)
@@ -88,6 +100,8 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         switch_rate=options["switch_rate"],
         max_retries=options["max_retries"],
         max_steps=options["max_steps"],
+        constrain=options["constrain"],
+        cloud_steps=_step_indices(options["cloud_steps"]),
         on_cloud_error=options["on_cloud_error"],
         seed=options["seed"],
         cot_model=options["cot_model"],
@@ -95,7 +109,10 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         redact=[name.strip() for name in options["redact"].split(",") if name.strip()],
         redact_patterns=_custom_patterns(options["redact_pattern"]),
         local_endpoint=EndpointSettings(
-            base_url=options["local_base_url"], api_key=options["local_api_key"], n_ctx=options["n_ctx"]
+            base_url=options["local_base_url"],
+            api_key=options["local_api_key"],
+            n_ctx=options["n_ctx"],
+            grammar_field=_field(options["local_grammar_field"]),
         ),
         cloud_endpoint=EndpointSettings(
             base_url=options["cloud_base_url"],
@@ -104,8 +121,23 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
             max_attempts=options["cloud_attempts"],
             prefix_mode=options["cloud_prefix_mode"],
             n_ctx=options["n_ctx"],
+            grammar_field=_field(options["cloud_grammar_field"]),
         ),
     )
+
+
+def _field(choice: str) -> str | None:
+    return None if choice == "none" else choice
+
+
+def _step_indices(text: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected step numbers such as 1 or 1,2, got {text!r}", param_hint="--cloud-steps") from None
+    if not steps or min(steps) < 1:
+        raise click.BadParameter("step numbers start at 1", param_hint="--cloud-steps")
+    return steps
 
 
 def _custom_patterns(items: tuple[str, ...]) -> dict[str, str]:

@@ -47,7 +47,7 @@ class Method:
 
     @property
     def uses_cloud(self) -> bool:
-        return self.name in ("cloud", "adaswitch", "random") or (self.name == "cot" and self.model == "cloud")
+        return self.name in ("cloud", "adaswitch", "random", "handoff") or (self.name == "cot" and self.model == "cloud")
 
 
 @dataclass
@@ -168,6 +168,7 @@ def _evaluate(sample: Sample, benchmark: Benchmark, method: Method, solver: Solv
             mode=method.name,
             threshold=method.threshold,
             switch_rate=method.switch_rate,
+            answer_type=benchmark.answer_type,
         )
     score = benchmark.score(trace.answer, sample)
     record = EvalRecord(

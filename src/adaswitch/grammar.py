@@ -1,0 +1,92 @@
+"""GBNF grammars of one step of the trajectory format, so that every decoded step is valid.
+
+A step is what a model writes after ``Thought N:``: one line of reasoning, then ``Action N:`` and
+exactly one action. The grammar admits only actions the tools accept:
+
+- ``calculate[...]``: an arithmetic expression the calculator evaluates, with bounded size (at most
+  five operands per level, two levels of parentheses, numbers of at most nine digits, exponents of
+  one digit, no division by a literal zero), so it stays inside the calculator's limits;
+- ``search[...]``: a query of 1 to :data:`MAX_QUERY_CHARS` characters without brackets or newlines;
+- ``finish[...]``: an answer of the task's answer type (:data:`AnswerType`).
+
+The grammars are written for llama.cpp's GBNF (used in process and by llama.cpp's server) and
+also serve vLLM's guided decoding, which takes the same GBNF text (``guided_grammar``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+AnswerType = Literal["number", "latex", "phrase", "yesno"]
+"""What a ``finish`` argument is: a plain number (arithmetic word problems), a LaTeX expression
+(MATH), a short phrase (multi-hop QA) or yes/no (StrategyQA)."""
+
+ANSWER_TYPES: tuple[str, ...] = ("number", "latex", "phrase", "yesno")
+MAX_THOUGHT_CHARS = 300
+MAX_QUERY_CHARS = 80
+MAX_PHRASE_CHARS = 60
+MAX_LATEX_CHARS = 80
+
+_FAMILY_ANSWER: dict[str, AnswerType] = {"math": "number", "qa": "phrase"}
+
+# Arithmetic with bounded size: ``sum1`` may hold parentheses around ``sum0`` (no parentheses).
+_ARITHMETIC = r"""
+num ::= [0-9] | [1-9] [0-9]{1,8} | [0-9] "." [0-9]{1,6} | [1-9] [0-9]{1,8} "." [0-9]{1,6}
+nonzero ::= [1-9] [0-9]{0,8} | [1-9] [0-9]{0,8} "." [0-9]{1,6} | "0." [0-9]{0,5} [1-9]
+power ::= " ** " [1-9]
+addop ::= " + " | " - "
+atom0 ::= num power?
+term0 ::= atom0 (" * " atom0 | " / " nonzero power?){0,4}
+sum0 ::= "-"? term0 (addop term0){0,4}
+func ::= "sqrt(" sum0 ")" | "abs(" sum0 ")" | "round(" sum0 ")" | "floor(" sum0 ")" | "ceil(" sum0 ")" | "min(" sum0 ", " sum0 ")" | "max(" sum0 ", " sum0 ")"
+atom1 ::= (num | "(" sum0 ")" | func) power?
+divisor1 ::= nonzero power? | "(" sum0 ")" | func
+term1 ::= atom1 (" * " atom1 | " / " divisor1){0,4}
+sum1 ::= "-"? term1 (addop term1){0,4}
+expression ::= sum1
+"""
+
+_ANSWERS: dict[str, str] = {
+    "number": r'answer ::= "-"? [0-9]{1,12} ("." [0-9]{1,6})? ("/" [1-9] [0-9]{0,5})?',
+    "yesno": r'answer ::= "yes" | "no"',
+    "phrase": rf'answer ::= [^\[\]\n ] [^\[\]\n]{{0,{MAX_PHRASE_CHARS - 1}}}',
+    # LaTeX: balanced braces (two levels), no square brackets or newlines
+    "latex": (
+        r"answer ::= lchar latex0{0,40}" "\n"
+        r"lchar ::= [^\[\]{}\n ]" "\n"
+        r'latex0 ::= [^\[\]{}\n] | "{" latex1{0,30} "}"' "\n"
+        r'latex1 ::= [^\[\]{}\n] | "{" [^\[\]{}\n]{0,20} "}"'
+    ),
+}
+
+
+def answer_type_for(family: str, answer_type: str | None = None) -> AnswerType:
+    """The answer type of a task: the one given, else the family's default."""
+    if answer_type is not None:
+        if answer_type not in ANSWER_TYPES:
+            raise ValueError(f"unknown answer type {answer_type!r}; expected one of {', '.join(ANSWER_TYPES)}")
+        return answer_type  # type: ignore[return-value]
+    try:
+        return _FAMILY_ANSWER[family]
+    except KeyError:
+        raise ValueError(f"unknown task family {family!r}") from None
+
+
+def step_grammar(family: str, index: int, answer_type: str | None = None) -> str:
+    """The GBNF grammar of step ``index`` (what follows ``Thought {index}:``) for a task family.
+
+    The step is a space, a thought of 1 to :data:`MAX_THOUGHT_CHARS` characters on one line, a
+    newline, ``Action {index}: `` and one action of the family's tools or ``finish``.
+    """
+    answer = _ANSWERS[answer_type_for(family, answer_type)]
+    if family == "math":
+        tools = 'action ::= "calculate[" expression "]" | "finish[" answer "]"'
+        rules = _ARITHMETIC
+    elif family == "qa":
+        tools = 'action ::= "search[" query "]" | "finish[" answer "]"'
+        rules = f"query ::= [^\\[\\]\\n ] [^\\[\\]\\n]{{0,{MAX_QUERY_CHARS - 1}}}\n"
+    else:
+        raise ValueError(f"unknown task family {family!r}")
+    thought = f"thought ::= [^\\n ] [^\\n]{{0,{MAX_THOUGHT_CHARS - 1}}}"
+    root = f'root ::= " " thought "\\nAction {index}: " action'
+    return "\n".join([root, thought, tools, answer, rules.strip()]) + "\n"

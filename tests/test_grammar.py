@@ -99,8 +99,9 @@ def _check_math(step_text: str, index: int, answer_type: str) -> None:
     assert len(parsed.thought) <= MAX_THOUGHT_CHARS
     if parsed.action.tool == "calculate":
         result = math_toolbox().run(parsed.action)
-        # a compound divisor can still be zero; nothing else may fail
-        assert result.ok or "zero" in result.text.lower(), (parsed.action.argument, result.text)
+        # only the value can be refused (a compound divisor that is zero, a root of a negative
+        # number, a result too large), never the expression's form or size
+        assert result.ok or _refuses_value(result.text), (parsed.action.argument, result.text)
     else:
         assert parsed.action.tool == "finish"
         if answer_type == "number":
@@ -108,6 +109,10 @@ def _check_math(step_text: str, index: int, answer_type: str) -> None:
         else:
             assert "[" not in parsed.action.argument and "\n" not in parsed.action.argument
     _check_round_trip(parsed, index, "math")
+
+
+def _refuses_value(message: str) -> bool:
+    return any(word in message for word in ("zero", "negative", "not real", "too large"))
 
 
 def _check_qa(step_text: str, index: int, answer_type: str) -> None:
@@ -174,6 +179,17 @@ def test_every_admitted_step_parses_and_its_tool_accepts_it(vocabulary, seed, fa
 )
 def test_grammar_admits_valid_steps_and_rejects_others(vocabulary, family, answer_type, body, admitted):
     assert vocabulary.admits(step_grammar(family, 2, answer_type), body) is admitted
+
+
+def test_the_largest_expression_the_grammar_admits_is_within_the_calculators_size_limits(vocabulary):
+    atom0 = "123456789.123456 ** 9"
+    sum0 = " + ".join([" * ".join([atom0] * 4)] * 4)
+    atom1 = f"sqrt({sum0}) ** 9"
+    expression = "-" + " + ".join([" * ".join([atom1] * 4)] * 5)
+    assert vocabulary.admits(step_grammar("math", 1), f" Big.\nAction 1: calculate[{expression}]")
+    assert not vocabulary.admits(step_grammar("math", 1), f" Bigger.\nAction 1: calculate[{expression} + 1]")
+    result = math_toolbox().run(parse_step(f"Thought 1: Big.\nAction 1: calculate[{expression}]", "math").action)
+    assert result.ok or _refuses_value(result.text), result.text
 
 
 def test_answer_type_defaults_and_unknown_values():

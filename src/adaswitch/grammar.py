@@ -3,9 +3,11 @@
 A step is what a model writes after ``Thought N:``: one line of reasoning, then ``Action N:`` and
 exactly one action. The grammar admits only actions the tools accept:
 
-- ``calculate[...]``: an arithmetic expression the calculator evaluates, with bounded size (at most
-  five operands per level, two levels of parentheses, numbers of at most nine digits, exponents of
-  one digit, no division by a literal zero), so it stays inside the calculator's limits;
+- ``calculate[...]``: an arithmetic expression the calculator reads, with bounded size (at most five
+  terms of four factors, one level of parentheses, numbers of at most nine digits and six decimals,
+  exponents of one digit, no division by a literal zero), so it stays inside the calculator's size
+  limits; only its value can still be refused (a compound divisor that is zero, the square root of
+  a negative number);
 - ``search[...]``: a query of 1 to :data:`MAX_QUERY_CHARS` characters without brackets or newlines;
 - ``finish[...]``: an answer of the task's answer type (:data:`AnswerType`).
 
@@ -22,26 +24,35 @@ AnswerType = Literal["number", "latex", "phrase", "yesno"]
 (MATH), a short phrase (multi-hop QA) or yes/no (StrategyQA)."""
 
 ANSWER_TYPES: tuple[str, ...] = ("number", "latex", "phrase", "yesno")
-MAX_THOUGHT_CHARS = 300
+MAX_THOUGHT_CHARS = 400
 MAX_QUERY_CHARS = 80
 MAX_PHRASE_CHARS = 60
 MAX_LATEX_CHARS = 80
 
 _FAMILY_ANSWER: dict[str, AnswerType] = {"math": "number", "qa": "phrase"}
 
+# Free text: one line without square brackets (they delimit actions), backticks (code fences) or
+# "<" (special tokens such as <|im_end|>), none of which the parser would read as written; the
+# first character is not a space or a quote (a quoted argument would be unquoted by the parser).
+_TEXT_CHAR = r"""[^\n\[\]`<]"""
+_FIRST_CHAR = r"""[^\n\[\]`< "']"""
+
 # Arithmetic with bounded size: ``sum1`` may hold parentheses around ``sum0`` (no parentheses).
+# Its largest expression (5 terms of 4 factors, each a parenthesised sum of 4 terms of 4 factors,
+# every number 16 characters with a power) has under 8,000 characters and 1,500 syntax nodes: the
+# calculator's MAX_CHARS and MAX_NODES admit it (tests/test_grammar.py builds it).
 _ARITHMETIC = r"""
 num ::= [0-9] | [1-9] [0-9]{1,8} | [0-9] "." [0-9]{1,6} | [1-9] [0-9]{1,8} "." [0-9]{1,6}
 nonzero ::= [1-9] [0-9]{0,8} | [1-9] [0-9]{0,8} "." [0-9]{1,6} | "0." [0-9]{0,5} [1-9]
 power ::= " ** " [1-9]
 addop ::= " + " | " - "
 atom0 ::= num power?
-term0 ::= atom0 (" * " atom0 | " / " nonzero power?){0,4}
-sum0 ::= "-"? term0 (addop term0){0,4}
-func ::= "sqrt(" sum0 ")" | "abs(" sum0 ")" | "round(" sum0 ")" | "floor(" sum0 ")" | "ceil(" sum0 ")" | "min(" sum0 ", " sum0 ")" | "max(" sum0 ", " sum0 ")"
+term0 ::= atom0 (" * " atom0 | " / " nonzero power?){0,3}
+sum0 ::= "-"? term0 (addop term0){0,3}
+func ::= ("sqrt(" | "abs(" | "round(" | "floor(" | "ceil(") sum0 ")" | ("min(" | "max(") term0 ", " term0 ")"
 atom1 ::= (num | "(" sum0 ")" | func) power?
 divisor1 ::= nonzero power? | "(" sum0 ")" | func
-term1 ::= atom1 (" * " atom1 | " / " divisor1){0,4}
+term1 ::= atom1 (" * " atom1 | " / " divisor1){0,3}
 sum1 ::= "-"? term1 (addop term1){0,4}
 expression ::= sum1
 """
@@ -49,13 +60,13 @@ expression ::= sum1
 _ANSWERS: dict[str, str] = {
     "number": r'answer ::= "-"? [0-9]{1,12} ("." [0-9]{1,6})? ("/" [1-9] [0-9]{0,5})?',
     "yesno": r'answer ::= "yes" | "no"',
-    "phrase": rf'answer ::= [^\[\]\n ] [^\[\]\n]{{0,{MAX_PHRASE_CHARS - 1}}}',
+    "phrase": f"answer ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_PHRASE_CHARS - 1}}}",
     # LaTeX: balanced braces (two levels), no square brackets or newlines
     "latex": (
         r"answer ::= lchar latex0{0,40}" "\n"
-        r"lchar ::= [^\[\]{}\n ]" "\n"
-        r'latex0 ::= [^\[\]{}\n] | "{" latex1{0,30} "}"' "\n"
-        r'latex1 ::= [^\[\]{}\n] | "{" [^\[\]{}\n]{0,20} "}"'
+        r"""lchar ::= [^\[\]{}\n `<"']""" "\n"
+        r'latex0 ::= [^\[\]{}\n`<] | "{" latex1{0,30} "}"' "\n"
+        r'latex1 ::= [^\[\]{}\n`<] | "{" [^\[\]{}\n`<]{0,20} "}"'
     ),
 }
 
@@ -75,8 +86,10 @@ def answer_type_for(family: str, answer_type: str | None = None) -> AnswerType:
 def step_grammar(family: str, index: int, answer_type: str | None = None) -> str:
     """The GBNF grammar of step ``index`` (what follows ``Thought {index}:``) for a task family.
 
-    The step is a space, a thought of 1 to :data:`MAX_THOUGHT_CHARS` characters on one line, a
-    newline, ``Action {index}: `` and one action of the family's tools or ``finish``.
+    The step is a space, a thought of 1 to :data:`MAX_THOUGHT_CHARS` characters on one line with
+    no square brackets (an action belongs on the action line), a newline, ``Action {index}: ``, one
+    action of the family's tools or ``finish``, and optionally the newline that ends the line (so
+    that a token such as ``]\n`` stays available to the model).
     """
     answer = _ANSWERS[answer_type_for(family, answer_type)]
     if family == "math":
@@ -84,9 +97,9 @@ def step_grammar(family: str, index: int, answer_type: str | None = None) -> str
         rules = _ARITHMETIC
     elif family == "qa":
         tools = 'action ::= "search[" query "]" | "finish[" answer "]"'
-        rules = f"query ::= [^\\[\\]\\n ] [^\\[\\]\\n]{{0,{MAX_QUERY_CHARS - 1}}}\n"
+        rules = f"query ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_QUERY_CHARS - 1}}}\n"
     else:
         raise ValueError(f"unknown task family {family!r}")
-    thought = f"thought ::= [^\\n ] [^\\n]{{0,{MAX_THOUGHT_CHARS - 1}}}"
-    root = f'root ::= " " thought "\\nAction {index}: " action'
+    thought = f"thought ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_THOUGHT_CHARS - 1}}}"
+    root = f'root ::= " " thought "\\nAction {index}: " action "\\n"?'
     return "\n".join([root, thought, tools, answer, rules.strip()]) + "\n"

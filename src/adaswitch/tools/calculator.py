@@ -15,8 +15,8 @@ from fractions import Fraction
 
 from adaswitch.actions import ToolResult
 
-MAX_CHARS = 500
-MAX_NODES = 200
+MAX_CHARS = 8_000  # covers the step grammar's largest expression (adaswitch.grammar)
+MAX_NODES = 1_500
 MAX_LITERAL_DIGITS = 1000
 MAX_EXPONENT = 10_000
 MAX_BITS = 100_000

@@ -1,0 +1,199 @@
+"""How competent the agent is, per benchmark and model: accuracy in the step format, the same model's
+chain-of-thought accuracy, how many steps the engine had to force or repair, how often a trajectory
+hits the step limit, decoding speed, and (for local agents) the accuracy when the cloud writes
+exactly step 1 (or step 2) and the local agent the rest.
+
+Each (benchmark, model, method) is an ordinary resumable run directory under ``--work``; rerunning
+the command continues where a killed sitting stopped, and the summary is rewritten from every
+record present. ``docs/results/agent.json`` keeps entries of benchmarks and models not run this
+time, so the table can be filled in sittings.
+
+Usage: python benchmarks/agent.py [--benchmarks gsm8k,svamp] [--models qwen2.5-coder-0.5b]
+       [--methods local,cot,handoff1,handoff2] [--limit 50] [--offsets gsm8k=200]
+       [--work runs/agent] [--out docs/results/agent.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from adaswitch.benchmarks import get_benchmark
+from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.evaluation.runner import Method, run_method, select_samples
+from adaswitch.solver import Solver, SolverSettings
+
+ALL = ("gsm8k", "svamp", "asdiv", "math500", "hotpotqa", "2wiki", "strategyqa")
+CLOUD = "qwen2.5-coder-1.5b"
+DEFAULT_OFFSETS = {"gsm8k": 200}
+DEFAULT_LIMITS = {"gsm8k": 200}
+METHODS = ("local", "cot", "handoff1", "handoff2")
+FORCING_RULES = ("unreadable action", "failing tool", "repeated call", "parser repair")
+
+
+def step_counts(records: Iterable[EvalRecord], author: str = "local") -> dict[str, int]:
+    """Steps written by ``author``, and those the engine had to force (an unreadable action, a
+    failing tool call, a repeated call) or the parser had to repair."""
+    steps = forced = 0
+    for record in records:
+        earlier: list = []
+        for step in record.trace.steps:
+            if step.author == author:
+                steps += 1
+                repeated = step.action is not None and step.action.repeats(earlier)
+                if step.action is None or not step.tool_ok or repeated or step.repairs:
+                    forced += 1
+            if step.action is not None:
+                earlier.append(step.action)
+    return {"steps": steps, "forced": forced}
+
+
+def tokens_per_second(records: Iterable[EvalRecord], agent: str) -> float | None:
+    """Completion tokens over the time of the calls that wrote them (steps and re-samples)."""
+    tokens = seconds = 0.0
+    for record in records:
+        for step in record.trace.steps:
+            for call in step.calls:
+                if call.agent == agent and call.purpose in ("step", "resample", "retry") and not call.cached:
+                    tokens += call.completion_tokens
+                    seconds += call.latency_s
+    return round(tokens / seconds, 1) if seconds else None
+
+
+def summarize(records: list[EvalRecord], author: str = "local") -> dict:
+    """The figures of one run: n, accuracy (and F1 for QA), forced share, step-limit share, speed."""
+    n = len(records)
+    summary: dict = {"n": n}
+    if not n:
+        return summary
+    summary["accuracy"] = round(sum(r.score.value for r in records) / n, 4)
+    f1 = [r.score.f1 for r in records if r.score.f1 is not None]
+    if f1:
+        summary["f1"] = round(sum(f1) / len(f1), 4)
+    counts = step_counts(records, author)
+    summary["forced_share"] = round(counts["forced"] / counts["steps"], 4) if counts["steps"] else None
+    summary["step_limit_share"] = round(sum(r.trace.status == "max_steps" for r in records) / n, 4)
+    summary["tokens_per_s"] = tokens_per_second(records, author)
+    summary["steps_per_question"] = round(statistics.mean(len(r.trace.steps) for r in records), 2)
+    return summary
+
+
+def read_records(run_dir: Path) -> list[EvalRecord]:
+    path = run_dir / "records.jsonl"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return [EvalRecord.model_validate_json(line) for line in f if line.strip()]
+
+
+def run_one(work: Path, benchmark_name: str, model: str, method: str, limit: int, offset: int) -> Path:
+    """Run (or resume) one method of one model on one slice; return its run directory."""
+    benchmark = get_benchmark(benchmark_name)
+    samples = select_samples(benchmark, benchmark.splits[0], limit, offset, None)
+    handoff = method.startswith("handoff")
+    settings = SolverSettings(
+        local=model,
+        cloud=CLOUD if handoff else None,
+        mode="handoff" if handoff else method,
+        cloud_steps=(int(method.removeprefix("handoff")),) if handoff else (1,),
+    )
+    run_dir = work / benchmark_name / model.replace("/", "_") / method
+    with Solver(settings) as solver:
+        outcome = run_method(run_dir, benchmark, samples, Method(name=settings.mode), solver)
+    if outcome.failed:
+        print(f"  {len(outcome.failed)} samples failed: {outcome.failed[:3]}", flush=True)
+    return run_dir
+
+
+def entry(work: Path, benchmark_name: str, model: str, methods: Iterable[str]) -> dict:
+    """The agent.json entry of one benchmark and model, from the runs present."""
+    base = work / benchmark_name / model.replace("/", "_")
+    result: dict = {}
+    local = read_records(base / "local")
+    if local:
+        result.update(summarize(local))
+        result["slice"] = _slice(base / "local")
+    cot = read_records(base / "cot")
+    if cot:
+        result["cot_accuracy"] = summarize(cot)["accuracy"]
+        if "f1" in summarize(cot):
+            result["cot_f1"] = summarize(cot)["f1"]
+        result["cot_n"] = len(cot)
+    for method in methods:
+        if method.startswith("handoff"):
+            records = read_records(base / method)
+            if records:
+                key = "handoff_accuracy" if method == "handoff1" else f"handoff_accuracy_step{method[-1]}"
+                result[key] = summarize(records)["accuracy"]
+                result[f"{key}_n"] = len(records)
+    return result
+
+
+def _slice(run_dir: Path) -> str:
+    config = RunConfig.model_validate_json((run_dir / "config.json").read_text())
+    ids = config.sample_ids
+    return f"{config.split} {ids[0]} .. {ids[-1]} ({len(ids)})" if ids else config.split
+
+
+def parse_pairs(text: str) -> dict[str, int]:
+    pairs = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = item.partition("=")
+        pairs[name.strip()] = int(value)
+    return pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", default=",".join(ALL))
+    parser.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--limit", type=int, default=50, help="questions per benchmark (GSM8K: 200)")
+    parser.add_argument("--limits", default="", help="per-benchmark overrides, e.g. gsm8k=200")
+    parser.add_argument("--offsets", default="", help="per-benchmark first question, e.g. gsm8k=200")
+    parser.add_argument("--work", type=Path, default=Path("runs/agent"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/agent.json"))
+    args = parser.parse_args()
+
+    benchmarks = [b for b in args.benchmarks.split(",") if b]
+    models = [m for m in args.models.split(",") if m]
+    methods = [m for m in args.methods.split(",") if m]
+    limits = {b: DEFAULT_LIMITS.get(b, args.limit) for b in benchmarks} | parse_pairs(args.limits)
+    offsets = {b: DEFAULT_OFFSETS.get(b, 0) for b in benchmarks} | parse_pairs(args.offsets)
+    result = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmarks": {}}
+    timings = result.setdefault("seconds", {})
+    for name in benchmarks:
+        for model in models:
+            for method in methods:
+                if method.startswith("handoff") and model == CLOUD:
+                    continue  # the cloud does not hand off to itself
+                started = time.perf_counter()
+                run_one(args.work, name, model, method, limits[name], offsets[name])
+                spent = round(time.perf_counter() - started, 1)
+                key = f"{name}/{model}/{method}"
+                timings[key] = round(timings.get(key, 0.0) + spent, 1)
+                print(f"{key}: {spent} s", flush=True)
+            result["benchmarks"].setdefault(name, {})[model] = entry(args.work, name, model, methods)
+            _write(args.out, result)
+    result["machine"] = f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU"
+    result["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    _write(args.out, result)
+    print(json.dumps(result["benchmarks"], indent=1))
+
+
+def _write(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adaswitch.backends.base import CompletionRequest
 from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings
@@ -346,7 +347,7 @@ def test_steps_carry_the_step_grammar_to_backends_that_honour_one(constrain):
     grammars = [r.grammar for r in local.requests]
     if constrain:
         assert all(g is not None for g in grammars)
-        assert '"\\nAction 1: "' in grammars[0] and '"\\nAction 2: "' in grammars[1]
+        assert '"Action 1: "' in grammars[0] and '"Action 2: "' in grammars[1]
         assert all(c.constrained for s in trace.steps for c in s.calls)
     else:
         assert grammars == [None, None]
@@ -361,3 +362,59 @@ def test_backends_that_take_no_grammar_get_none_and_the_answer_type_shapes_finis
     honouring.honours_grammar = True
     engine(honouring, None, "local").solve(QUESTION, answer_type="latex")
     assert "lchar" in honouring.requests[0].grammar
+
+
+def paragraph(n: int, text: str, **kw) -> FakeReply:
+    """A reply to the prompt of paragraph ``n`` (the trajectory so far holds ``n - 1`` paragraphs)."""
+    if n == 1:
+        return FakeReply(match=r"^$", text=text, **kw)
+    return FakeReply(match=rf"^(?:[^\n]+\n\n){{{n - 1}}}$", text=text, **kw)
+
+
+def test_paragraph_format_writes_plain_reasoning_and_finishes_on_the_stated_answer():
+    local = FakeBackend(FakeScript(rules=[
+        paragraph(1, "Ann starts with 3 apples and buys 4, so she has 3 + 4 = 7."),
+        paragraph(2, "Answer: 7"),
+    ]), name="fake-local")
+    trace = engine(local, None, "local", step_format="paragraphs").solve(QUESTION)
+    assert trace.answer == "7" and trace.status == "finished"
+    first, last = trace.steps
+    assert first.action is None and first.parse_error is None and first.observation == ""
+    assert last.action.tool == "finish"
+    # no tools, no grammar, a blank line ends a step and separates steps in the prompt
+    assert local.requests[0].stop == ["\n\n"] and local.requests[0].grammar is None
+    assert local.requests[1].messages[-1].content == "Ann starts with 3 apples and buys 4, so she has 3 + 4 = 7.\n\n"
+    assert "Think step by step" in local.requests[0].messages[0].content
+
+
+def test_paragraph_steps_switch_to_the_cloud_like_any_step():
+    local = FakeBackend(FakeScript(
+        rules=[paragraph(1, "She has 3 * 4 = 12 apples."), paragraph(2, "Answer: 7")],
+        probe_rules=[judge(1, 0.9), judge(2, 0.1)],
+    ), name="fake-local")
+    cloud = FakeBackend(FakeScript(rules=[paragraph(1, "She has 3 + 4 = 7 apples.")]), name="fake-cloud")
+    trace = engine(local, cloud, "adaswitch", threshold=0.5, step_format="paragraphs").solve(QUESTION)
+    assert [s.author for s in trace.steps] == ["cloud", "local"]
+    assert trace.steps[0].p_error == 0.9 and trace.steps[0].replaced[0].text == "She has 3 * 4 = 12 apples."
+    # the local agent carries on from the cloud's paragraph
+    steps = [r for r in local.requests if isinstance(r, CompletionRequest)]
+    assert steps[-1].messages[-1].content == "She has 3 + 4 = 7 apples.\n\n"
+
+
+def test_a_paragraph_format_text_that_ends_without_an_answer_line_is_answered_from_its_last_number():
+    local = FakeBackend(FakeScript(rules=[paragraph(1, "So she has 7 apples."), paragraph(2, "")]), name="fake-local")
+    trace = engine(local, None, "local", step_format="paragraphs").solve(QUESTION)
+    assert trace.answer == "7" and trace.steps[-1].repairs == ["answer_from_text"]
+
+
+def test_a_repeated_paragraph_is_a_wasted_step():
+    local = FakeBackend(FakeScript(rules=[
+        paragraph(1, "She buys 4 more."), paragraph(2, "She buys 4 more.", times=1), paragraph(2, "Answer: 7"),
+    ]), name="fake-local")
+    trace = engine(local, None, "local", step_format="paragraphs").solve(QUESTION)
+    assert trace.answer == "7" and len(trace.steps[1].wasted) == 1
+
+
+def test_unknown_step_formats_are_refused():
+    with pytest.raises(ValueError, match="step format"):
+        EngineSettings(step_format="haiku")

@@ -241,3 +241,20 @@ def test_a_replaced_search_is_judged_by_the_paragraphs_it_brings_in_any_trajecto
     replaced = label_steps(trace, sample, True, judge=lambda answer: None)[1].replaced
     assert [(r.label, r.rule) for r in replaced] == [("wrong", "no-new-gold-paragraph"),
                                                      ("right", "new-gold-paragraph")]
+
+
+def test_a_paragraph_step_is_judged_by_the_results_it_writes():
+    from adaswitch.benchmarks.base import Sample
+    from adaswitch.evaluation.rules import step_verdicts
+    from adaswitch.trace import StepRecord
+
+    sample = Sample(id="q", benchmark="gsm8k", family="math", question="?", answer="9", gold_values=["13", "9"])
+    steps = [
+        StepRecord(index=1, author="local", text="Let's think."),
+        StepRecord(index=2, author="local", text="She sells 16 - 3 = 13 eggs."),
+        StepRecord(index=3, author="local", text="That gives 13 * 2 = 26 dollars."),
+    ]
+    verdicts = step_verdicts(steps, sample, final_correct=False)
+    assert verdicts == [("unknown", "no-rule"), ("right", "gold-value"), ("wrong", "non-gold-value")]
+    # a paragraph is never "unparseable"
+    assert all(rule != "unparseable" for _, rule in verdicts)

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
 
-from adaswitch.actions import ParsedStep, ToolResult
+from adaswitch.actions import Action, ParsedStep, ToolResult
 from adaswitch.backends.base import Completion, CompletionRequest
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
 from adaswitch.model import Model, ModelFailure
-from adaswitch.parsing import extract_answer_from_text, parse_step, render_step
+from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
-from adaswitch.prompts import TaskPrompts, prompts_for, step_stops
+from adaswitch.prompts import STEP_FORMATS, TaskPrompts, paragraph_prompts_for, prompts_for
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
 from adaswitch.trajectory import append_step, final_answer, is_finish
@@ -47,6 +47,13 @@ class EngineSettings:
     """Decode each step under the step grammar (:mod:`adaswitch.grammar`) where the backend can."""
     waste_retries: int = 2
     """How often a wasted step (a repeated call, a known value) is re-sampled before it is kept."""
+    step_format: str = "react"
+    """``react`` (Thought / Action / Observation with tools) or ``paragraphs`` (plain chain of
+    thought, one paragraph per step; :class:`adaswitch.prompts.ParagraphPrompts`)."""
+
+    def __post_init__(self) -> None:
+        if self.step_format not in STEP_FORMATS:
+            raise ValueError(f"unknown step format {self.step_format!r}; expected one of {', '.join(STEP_FORMATS)}")
 
 
 @dataclass
@@ -161,12 +168,17 @@ class Collaboration:
             settings=self._settings_record(),
         )
         toolbox = qa_toolbox_or_error(knowledge) if family == "qa" else math_toolbox()
-        run = _Run(question, prompts_for(family), toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
+        kind = answer_type_for(family, answer_type)
+        if self.settings.step_format == "paragraphs":
+            prompts: TaskPrompts = paragraph_prompts_for(family, kind, knowledge if family == "qa" else None)
+        else:
+            prompts = prompts_for(family)
+        run = _Run(question, prompts, toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
         run.hint = cloud_hint
-        run.answer_type = answer_type_for(family, answer_type)
+        run.answer_type = kind
         for step in prefix or []:
             run.steps.append(step.model_copy(deep=True))
-            run.trajectory = append_step(run.trajectory, step)
+            run.trajectory = append_step(run.trajectory, step, prompts.separator)
         trace.steps = run.steps
         try:
             self._loop(run, trace, on_step, max_new_steps)
@@ -188,7 +200,7 @@ class Collaboration:
         for index in range(first, last + 1):
             step = self._step(run, index)
             run.steps.append(step)
-            run.trajectory = append_step(run.trajectory, step)
+            run.trajectory = append_step(run.trajectory, step, run.prompts.separator)
             if on_step:
                 on_step(step)
             if is_finish(step):
@@ -300,14 +312,14 @@ class Collaboration:
         question = run.question
         if run.hint and model.role == "cloud":
             question = f"{run.question}\n\n{run.hint}"
-        constrained = self.settings.constrain and model.honours_grammar
+        constrained = self.settings.constrain and model.honours_grammar and run.prompts.step_format == "react"
         grammar = step_grammar(run.prompts.family, index, run.answer_type) if constrained else None
         request = CompletionRequest(
             messages=run.prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
             max_tokens=self.settings.max_step_tokens,
             temperature=temperature,
-            stop=step_stops(index),
+            stop=run.prompts.stops(index),
             logprobs=want_logprobs,
             seed=seed if seed is not None else self.settings.seed,
             grammar=grammar,
@@ -319,7 +331,10 @@ class Collaboration:
                 raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
             raise
         completion = reply.completion
-        raw, parsed, text = read_step(completion.text, index, run.prompts.family)
+        if run.prompts.step_format == "paragraphs":
+            raw, parsed, text = read_paragraph_step(completion.text, run.trajectory, run.prompts.family)
+        else:
+            raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
         call = CallRecord(
             agent=model.role,
@@ -381,6 +396,7 @@ class Collaboration:
             "on_cloud_error": s.on_cloud_error,
             "retry_temperature": s.retry_temperature,
             "seed": s.seed,
+            "step_format": s.step_format,
             "constrain": s.constrain,
             "waste_retries": s.waste_retries,
             "cloud_steps": list(self.policy.cloud_steps) if self.policy.mode == "handoff" else None,
@@ -404,6 +420,8 @@ def wasted_step(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ste
     calculation that computes nothing (a bare number) or whose result an earlier observation
     already gave (``calculate[36]`` after ``Observation 1: 36``)."""
     action = parsed.action
+    if action is None and parsed.error is None:
+        return any(step.action is None and step.thought == parsed.thought for step in earlier)
     if action is None or action.tool == "finish":
         return False
     if action.repeats([step.action for step in earlier if step.action is not None]):
@@ -416,6 +434,20 @@ def wasted_step(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ste
                and step.observation.strip() == result.text.strip() for step in earlier)
 
 
+def read_paragraph_step(written: str, trajectory: str, family: str) -> tuple[str, ParsedStep, str]:
+    """What a model wrote as one paragraph step: the raw text, its reading, and the step's text.
+
+    An empty paragraph means the author ended the text without stating an answer: it becomes a
+    ``finish`` with the answer read from the trajectory (its last number for math), or an empty one.
+    """
+    parsed = read_paragraph(written, family)
+    if parsed.action is None and parsed.error is not None:
+        answer, _ = extract_answer_from_text(trajectory, family)
+        parsed = ParsedStep(action=Action(tool="finish", argument=answer or ""), repairs=["answer_from_text"])
+        return written, parsed, ""
+    return written, parsed, parsed.thought
+
+
 def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:
     if not knowledge:
         raise ValueError("the qa family needs a knowledge base: pass the question's paragraphs")
@@ -425,6 +457,8 @@ def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:
 
 
 def _run_tool(toolbox: Toolbox, parsed: ParsedStep) -> ToolResult | None:
+    if parsed.action is None and parsed.error is None:
+        return None  # a paragraph of free reasoning calls no tool
     if parsed.action is None:
         names = ", ".join(list(toolbox.names) + ["finish"])
         return ToolResult(ok=False, text=f"Invalid step: {parsed.error}. Write one action: {names}.")

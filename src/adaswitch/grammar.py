@@ -87,7 +87,8 @@ def step_grammar(family: str, index: int, answer_type: str | None = None) -> str
     """The GBNF grammar of step ``index`` (what follows ``Thought {index}:``) for a task family.
 
     The step is a space, a thought of 1 to :data:`MAX_THOUGHT_CHARS` characters on one line with
-    no square brackets (an action belongs on the action line), a newline, ``Action {index}: ``, one
+    no square brackets (an action belongs after its label), a newline or a space (small models
+    often write the label on the thought's line), ``Action {index}: ``, one
     action of the family's tools or ``finish``, and optionally the newline that ends the line (so
     that a token such as ``]\n`` stays available to the model).
     """
@@ -101,5 +102,5 @@ def step_grammar(family: str, index: int, answer_type: str | None = None) -> str
     else:
         raise ValueError(f"unknown task family {family!r}")
     thought = f"thought ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_THOUGHT_CHARS - 1}}}"
-    root = f'root ::= " " thought "\\nAction {index}: " action "\\n"?'
+    root = f'root ::= " " thought ("\\n" | " ") "Action {index}: " action "\\n"?'
     return "\n".join([root, thought, tools, answer, rules.strip()]) + "\n"

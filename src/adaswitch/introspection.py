@@ -68,9 +68,12 @@ class Introspector(Protocol):
 
 def forced_error(parsed: ParsedStep, result: ToolResult | None, earlier: list[Action] | None = None) -> bool:
     """True when the step is wrong on its face: an unreadable action, a failing tool call, or a
-    tool call that repeats an earlier step's call exactly (it can only return what is known)."""
-    if parsed.action is None or (result is not None and not result.ok):
+    tool call that repeats an earlier step's call exactly (it can only return what is known). A
+    paragraph of free reasoning (no action and no error) is none of these."""
+    if parsed.error is not None or (result is not None and not result.ok):
         return True
+    if parsed.action is None:
+        return False
     return parsed.action.repeats(earlier or [])
 
 

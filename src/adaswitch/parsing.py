@@ -122,6 +122,18 @@ def allowed_tools(family: str) -> tuple[str, ...]:
 # Rendering
 
 
+def read_paragraph(text: str, family: str) -> ParsedStep:
+    """One step of the paragraph format: free reasoning (no action, no error), or a ``finish`` when
+    it states the answer (``\\boxed{}`` or an answer phrase such as "Answer: 18")."""
+    paragraph = text.strip() if isinstance(text, str) else ""
+    if not paragraph:
+        return ParsedStep(error=ERROR_EMPTY_STEP)
+    answer, method = extract_answer_from_text(paragraph, family)
+    if answer is not None and method in ("boxed", "answer_phrase"):
+        return ParsedStep(thought=paragraph, action=Action(tool="finish", argument=answer))
+    return ParsedStep(thought=paragraph)
+
+
 def render_step(index: int, thought: str, action: Action) -> str:
     """The canonical text of one step; the thought is written on one line."""
     return f"Thought {index}: {_collapse(thought)}\nAction {index}: {action.render()}"

@@ -9,8 +9,10 @@ extends the previous one, and an in-process model reuses its KV cache across ste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from adaswitch.backends.base import Message
+from adaswitch.documents import Document
 
 MATH_INSTRUCTIONS = """\
 You solve math word problems step by step. Each step has one line "Thought N:" and one line
@@ -99,6 +101,11 @@ JUDGMENT_RIGHT = " right"
 JUDGMENT_WRONG = " wrong"
 
 
+STEP_FORMATS: tuple[str, ...] = ("react", "paragraphs")
+"""``react``: Thought / Action / Observation steps with tools; ``paragraphs``: plain chain-of-thought
+text, one paragraph per step, no tools (:class:`ParagraphPrompts`)."""
+
+
 @dataclass(frozen=True)
 class TaskPrompts:
     """The fixed prompt parts of a task family."""
@@ -106,6 +113,13 @@ class TaskPrompts:
     family: str
     instructions: str
     examples: str
+    step_format: ClassVar[str] = "react"
+    separator: ClassVar[str] = "\n"
+    """What follows a committed step's text in the trajectory."""
+
+    def stops(self, next_index: int) -> list[str]:
+        """Where generation of step ``next_index`` stops."""
+        return step_stops(next_index)
 
     def system(self) -> str:
         return f"{self.instructions}\n\nExamples:\n\n{self.examples}"
@@ -178,6 +192,76 @@ class ZeroShotPrompts(TaskPrompts):
 
     def system(self) -> str:
         return self.instructions
+
+
+@dataclass(frozen=True)
+class ParagraphPrompts(TaskPrompts):
+    """The free-text step format: the prompt of a plain chain-of-thought answer, and a step is one
+    paragraph of it (generation stops at a blank line). No tools: a step is read as a ``finish``
+    when it states the answer ("Answer: ...", ``\\boxed{}``).
+
+    Greedy decoding paragraph by paragraph writes the same text as one chain-of-thought completion
+    with this prompt, so the local agent alone keeps its chain-of-thought accuracy, and the cloud
+    can write any paragraph of it. QA questions carry their paragraphs in the prompt (``context``).
+    """
+
+    context: str = ""
+    step_format: ClassVar[str] = "paragraphs"
+    separator: ClassVar[str] = "\n\n"
+
+    def system(self) -> str:
+        return self.instructions
+
+    def stops(self, next_index: int) -> list[str]:
+        return ["\n\n"]
+
+    def step_messages(self, question: str, trajectory: str, next_index: int) -> list[Message]:
+        return [
+            Message(role="system", content=self.system()),
+            Message(role="user", content=self._question(question)),
+            Message(role="assistant", content=trajectory),
+        ]
+
+    def judgment_messages(self, question: str, trajectory: str, step_text: str) -> list[Message]:
+        return [
+            Message(role="system", content=self.system()),
+            Message(role="user", content=self._question(question)),
+            Message(role="assistant", content=f"{trajectory}{step_text.rstrip()}{JUDGMENT_PREFIX}"),
+        ]
+
+    def _ask_about(self, question: str, trajectory: str, ask: str) -> list[Message]:
+        return [
+            Message(role="system", content=self.system()),
+            Message(role="user", content=self._question(question)),
+            Message(role="assistant", content=trajectory.rstrip("\n")),
+            Message(role="user", content=ask),
+        ]
+
+    def _question(self, question: str) -> str:
+        text = f"Question: {question.strip()}"
+        return f"Context:\n{self.context}\n\n{text}" if self.context else text
+
+
+PARAGRAPH_INSTRUCTIONS = (
+    "Solve the problem. Think step by step, then give the final answer on a last line 'Answer: ...'."
+)
+PARAGRAPH_ANSWER_FORMATS: dict[str, str] = {
+    "number": "The final answer is a single number, without units.",
+    "latex": "The final answer is a simplified LaTeX expression, without \\boxed and without $ signs.",
+    "phrase": "The final answer is a short phrase (a name, a date, a place), or yes or no for a yes/no question.",
+    "yesno": "The final answer is yes or no.",
+}
+
+
+def paragraph_prompts_for(
+    family: str, answer_type: str = "number", knowledge: list[Document] | None = None
+) -> ParagraphPrompts:
+    """The paragraph step format's prompts for a family and answer type (the chain-of-thought
+    baseline's wording, so that the two can be compared), with a QA question's paragraphs."""
+    prompts_for(family)  # an unknown family is an error here too
+    instructions = f"{PARAGRAPH_INSTRUCTIONS} {PARAGRAPH_ANSWER_FORMATS[answer_type]}"
+    context = "\n".join(document.render() for document in knowledge or [])
+    return ParagraphPrompts(family, instructions, "", context=context)
 
 
 def zero_shot_prompts_for(family: str) -> TaskPrompts:

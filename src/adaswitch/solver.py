@@ -63,8 +63,13 @@ class SolverSettings(BaseModel):
     """The probe file of ``introspection="probe"`` (see :mod:`adaswitch.learning.probe`)."""
     switch_rate: float = 0.2
     max_retries: int = 2
-    max_steps: int = 10
-    max_step_tokens: int = 160
+    step_format: Literal["react", "paragraphs"] = "react"
+    """``react``: Thought / Action / Observation with tools; ``paragraphs``: plain chain of thought,
+    one paragraph per step (see :class:`adaswitch.prompts.ParagraphPrompts`)."""
+    max_steps: int | None = None
+    """None: 10 steps in the react format, 16 paragraphs in the paragraph format."""
+    max_step_tokens: int | None = None
+    """None: 160 tokens per react step, 256 per paragraph."""
     constrain: bool = True
     """Decode every step under the step grammar where the backend can (:mod:`adaswitch.grammar`)."""
     cloud_steps: tuple[int, ...] = (1,)
@@ -143,8 +148,9 @@ class Solver:
             s.cloud_steps,
         )
         engine = EngineSettings(
-            max_steps=s.max_steps,
-            max_step_tokens=s.max_step_tokens,
+            max_steps=s.max_steps or (16 if s.step_format == "paragraphs" else 10),
+            max_step_tokens=s.max_step_tokens or (256 if s.step_format == "paragraphs" else 160),
+            step_format=s.step_format,
             on_cloud_error=s.on_cloud_error,
             seed=s.seed,
             constrain=s.constrain,

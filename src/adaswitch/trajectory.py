@@ -24,18 +24,19 @@ def final_answer(argument: str, family: str) -> tuple[str, str]:
     return (result.text, "finish_calculated") if result.ok else (answer, "finish")
 
 
-def append_step(trajectory: str, step: StepRecord) -> str:
-    """The trajectory text after ``step``: its thought and action, then the observation unless it finished."""
-    trajectory += step.text + "\n"
-    if not is_finish(step):
-        trajectory += render_observation(step.index, step.observation) + "\n"
+def append_step(trajectory: str, step: StepRecord, separator: str = "\n") -> str:
+    """The trajectory text after ``step``: its text, then the observation of a tool call (or of an
+    unreadable action); ``separator`` ends each part (a blank line in the paragraph format)."""
+    trajectory += step.text + separator
+    if not is_finish(step) and (step.action is not None or step.parse_error is not None):
+        trajectory += render_observation(step.index, step.observation) + separator
     return trajectory
 
 
-def render_trajectory(steps: list[StepRecord]) -> str:
+def render_trajectory(steps: list[StepRecord], separator: str = "\n") -> str:
     trajectory = ""
     for step in steps:
-        trajectory = append_step(trajectory, step)
+        trajectory = append_step(trajectory, step, separator)
     return trajectory
 
 

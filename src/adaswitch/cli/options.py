@@ -34,7 +34,12 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  envvar="ADASWITCH_SWITCH_RATE", help="Switch probability of the random baseline."),
     click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,
                  envvar="ADASWITCH_MAX_RETRIES", help="Self-reflection: local retries of a flagged step."),
-    click.option("--max-steps", type=click.IntRange(1, 50), default=10, show_default=True, envvar="ADASWITCH_MAX_STEPS"),
+    click.option("--step-format", type=click.Choice(["react", "paragraphs"]), default="react", show_default=True,
+                 envvar="ADASWITCH_STEP_FORMAT",
+                 help="react: Thought / Action / Observation steps with tools; paragraphs: plain chain of "
+                      "thought, one paragraph per step, no tools."),
+    click.option("--max-steps", type=click.IntRange(1, 50), default=None, envvar="ADASWITCH_MAX_STEPS",
+                 help="Step limit (default 10 react steps, 16 paragraphs)."),
     click.option("--constrain/--no-constrain", default=True, show_default=True, envvar="ADASWITCH_CONSTRAIN",
                  help="Decode every step under the step grammar where the backend can (in-process llama.cpp; "
                       "endpoints with --*-grammar-field)."),
@@ -100,6 +105,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         switch_rate=options["switch_rate"],
         max_retries=options["max_retries"],
         max_steps=options["max_steps"],
+        step_format=options["step_format"],
         constrain=options["constrain"],
         cloud_steps=_step_indices(options["cloud_steps"]),
         on_cloud_error=options["on_cloud_error"],

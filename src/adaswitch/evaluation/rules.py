@@ -24,6 +24,7 @@ engine forces the local agent's probability of error to 1 without asking its sig
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Literal, NamedTuple
@@ -168,7 +169,7 @@ def step_verdicts(
         if is_placeholder(step):
             out.append(("unknown", "no-step"))
             continue
-        failure = _failure(step.action, step.tool_ok, steps[:i])
+        failure = _failure(step.action, step.tool_ok, steps[:i], step.parse_error)
         if failure:
             out.append(("wrong", failure))
         elif step.action is not None and step.action.tool == "finish":
@@ -176,7 +177,8 @@ def step_verdicts(
         elif final_correct:
             out.append(("right", "ends-right"))
         else:
-            out.append(_trajectory_rule(step.action, step.observation, steps[:i], sample) or ("unknown", "no-rule"))
+            out.append(_trajectory_rule(step.action, step.observation, steps[:i], sample, step.text)
+                       or ("unknown", "no-rule"))
     return out
 
 
@@ -184,7 +186,7 @@ def _proposal_label(
     proposal: Proposal, before: Sequence[StepRecord], sample: Sample, judge: AnswerJudge
 ) -> tuple[Verdict, str]:
     """A replaced proposal judged on its own merits (see the module docstring)."""
-    failure = _failure(proposal.action, proposal.tool_ok, before)
+    failure = _failure(proposal.action, proposal.tool_ok, before, proposal.parse_error)
     if failure:
         return "wrong", failure
     action = proposal.action
@@ -193,10 +195,16 @@ def _proposal_label(
         if verdict is None:
             return "unknown", "finish-unscored"
         return ("right", "finish-right") if verdict else ("wrong", "finish-wrong")
-    return _trajectory_rule(action, proposal.observation, before, sample) or ("unknown", "no-rule")
+    return _trajectory_rule(action, proposal.observation, before, sample, proposal.text) or ("unknown", "no-rule")
 
 
-def _failure(action: Action | None, tool_ok: bool, before: Sequence[StepRecord]) -> str | None:
+def _failure(
+    action: Action | None, tool_ok: bool, before: Sequence[StepRecord], parse_error: str | None = "unknown"
+) -> str | None:
+    """The rule a step breaks on its face; a paragraph of free reasoning (no action, no parse
+    error) breaks none of these."""
+    if action is None and parse_error is None:
+        return None
     if action is None:
         return "unparseable"
     if not tool_ok:
@@ -207,12 +215,13 @@ def _failure(action: Action | None, tool_ok: bool, before: Sequence[StepRecord])
 
 
 def _trajectory_rule(
-    action: Action | None, observation: str, before: Sequence[StepRecord], sample: Sample
+    action: Action | None, observation: str, before: Sequence[StepRecord], sample: Sample, text: str = ""
 ) -> tuple[Verdict, str] | None:
     """The task-specific rules, applied to the committed steps of a trajectory that ends wrong and to
-    every replaced proposal; None when none applies."""
+    every replaced proposal; None when none applies. A paragraph step's calculations are the
+    numbers it writes after an equals sign."""
     if action is None:
-        return None
+        return _paragraph_rule(text, sample)
     if sample.family == "math" and sample.gold_values and action.tool == "calculate":
         if is_gold_value(observation, sample.gold_values):
             return "right", "gold-value"
@@ -226,6 +235,22 @@ def _trajectory_rule(
             return "right", "new-gold-paragraph"
         return "wrong", "no-new-gold-paragraph"
     return None
+
+
+_RESULT = re.compile(r"=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
+
+
+def _paragraph_rule(text: str, sample: Sample) -> tuple[Verdict, str] | None:
+    """Math with gold values: a paragraph whose results (``... = 13``) are all gold values is right,
+    one with a result that is none of them is wrong; no results, no rule."""
+    if sample.family != "math" or not sample.gold_values:
+        return None
+    results = [match.group(1).replace(",", "") for match in _RESULT.finditer(text)]
+    if not results:
+        return None
+    if all(is_gold_value(value, sample.gold_values) for value in results):
+        return "right", "gold-value"
+    return "wrong", "non-gold-value"
 
 
 def is_gold_value(observation: str, gold_values: Sequence[str]) -> bool:

@@ -188,7 +188,7 @@ def _evaluate(sample: Sample, benchmark: Benchmark, method: Method, solver: Solv
 def final_check(solver: Solver, trace: Trace) -> tuple[float | None, Usage | None]:
     """The local agent's probability that its own final answer is wrong: P(No) / (P(Yes) + P(No))."""
     messages = prompts_for(trace.family).final_check_messages(
-        trace.question, render_trajectory(trace.steps), trace.answer or ""
+        trace.question, render_trajectory(trace.steps, _separator(trace)), trace.answer or ""
     )
     try:
         reply = solver.local.probe(ProbeRequest(messages=messages, candidates=["Yes", "No"]))
@@ -202,6 +202,10 @@ def final_check(solver: Solver, trace: Trace) -> tuple[float | None, Usage | Non
         latency_s=reply.result.latency_s,
     )
     return (no / (yes + no) if yes + no > 0 else 0.5), usage
+
+
+def _separator(trace: Trace) -> str:
+    return "\n\n" if trace.settings.get("step_format") == "paragraphs" else "\n"
 
 
 def completed_ids(records_path: Path) -> set[str]:

@@ -8,9 +8,15 @@ the command continues where a killed sitting stopped, and the summary is rewritt
 record present. ``docs/results/agent.json`` keeps entries of benchmarks and models not run this
 time, so the table can be filled in sittings.
 
+The step-format methods (``local``, ``handoff1``, ``handoff2``) run in each format of
+``--formats`` (``react``: Thought / Action / Observation with tools under the step grammar;
+``paragraphs``: plain chain of thought, one paragraph per step); ``cot`` runs once. An entry's
+top-level figures are those of the first format given; every format's figures are kept under its
+name.
+
 Usage: python benchmarks/agent.py [--benchmarks gsm8k,svamp] [--models qwen2.5-coder-0.5b]
-       [--methods local,cot,handoff1,handoff2] [--limit 50] [--offsets gsm8k=200]
-       [--work runs/agent] [--out docs/results/agent.json]
+       [--methods local,cot,handoff1,handoff2] [--formats react,paragraphs] [--limit 50]
+       [--offsets gsm8k=200] [--work runs/agent] [--out docs/results/agent.json]
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ FORCING_RULES = ("unreadable action", "failing tool", "repeated call", "parser r
 
 def step_counts(records: Iterable[EvalRecord], author: str = "local") -> dict[str, int]:
     """Steps written by ``author``, and those the engine had to force (an unreadable action, a
-    failing tool call, a repeated call) or the parser had to repair."""
+    failing tool call, a repeated call) or the reader had to repair (a paragraph format answer read
+    from the text included). A paragraph of free reasoning has no action and is not forced."""
     steps = forced = 0
     for record in records:
         earlier: list = []
@@ -48,7 +55,7 @@ def step_counts(records: Iterable[EvalRecord], author: str = "local") -> dict[st
             if step.author == author:
                 steps += 1
                 repeated = step.action is not None and step.action.repeats(earlier)
-                if step.action is None or not step.tool_ok or repeated or step.repairs:
+                if step.parse_error is not None or not step.tool_ok or repeated or step.repairs:
                     forced += 1
             if step.action is not None:
                 earlier.append(step.action)
@@ -93,7 +100,9 @@ def read_records(run_dir: Path) -> list[EvalRecord]:
         return [EvalRecord.model_validate_json(line) for line in f if line.strip()]
 
 
-def run_one(work: Path, benchmark_name: str, model: str, method: str, limit: int, offset: int) -> Path:
+def run_one(
+    work: Path, benchmark_name: str, model: str, method: str, limit: int, offset: int, step_format: str
+) -> Path:
     """Run (or resume) one method of one model on one slice; return its run directory."""
     benchmark = get_benchmark(benchmark_name)
     samples = select_samples(benchmark, benchmark.splits[0], limit, offset, None)
@@ -103,8 +112,9 @@ def run_one(work: Path, benchmark_name: str, model: str, method: str, limit: int
         cloud=CLOUD if handoff else None,
         mode="handoff" if handoff else method,
         cloud_steps=(int(method.removeprefix("handoff")),) if handoff else (1,),
+        step_format=step_format,
     )
-    run_dir = work / benchmark_name / model.replace("/", "_") / method
+    run_dir = _run_dir(work, benchmark_name, model, method, step_format)
     with Solver(settings) as solver:
         outcome = run_method(run_dir, benchmark, samples, Method(name=settings.mode), solver)
     if outcome.failed:
@@ -112,27 +122,43 @@ def run_one(work: Path, benchmark_name: str, model: str, method: str, limit: int
     return run_dir
 
 
-def entry(work: Path, benchmark_name: str, model: str, methods: Iterable[str]) -> dict:
-    """The agent.json entry of one benchmark and model, from the runs present."""
+def _run_dir(work: Path, benchmark_name: str, model: str, method: str, step_format: str) -> Path:
     base = work / benchmark_name / model.replace("/", "_")
+    return base / method if method == "cot" else base / step_format / method
+
+
+def format_entry(work: Path, benchmark_name: str, model: str, step_format: str) -> dict:
+    """The figures of one step format: the local agent alone, and with the cloud writing step 1 or 2."""
     result: dict = {}
-    local = read_records(base / "local")
+    local_dir = _run_dir(work, benchmark_name, model, "local", step_format)
+    local = read_records(local_dir)
     if local:
         result.update(summarize(local))
-        result["slice"] = _slice(base / "local")
-    cot = read_records(base / "cot")
+        result["slice"] = _slice(local_dir)
+    for method in ("handoff1", "handoff2"):
+        records = read_records(_run_dir(work, benchmark_name, model, method, step_format))
+        if records:
+            key = "handoff_accuracy" if method == "handoff1" else "handoff_accuracy_step2"
+            result[key] = summarize(records)["accuracy"]
+            result[f"{key}_n"] = len(records)
+    return result
+
+
+def entry(work: Path, benchmark_name: str, model: str, formats: list[str]) -> dict:
+    """The agent.json entry of one benchmark and model, from the runs present: the first format's
+    figures at the top level, every format's under its name, and the chain-of-thought baseline."""
+    by_format = {f: format_entry(work, benchmark_name, model, f) for f in formats}
+    result: dict = {"step_format": formats[0], **by_format[formats[0]]}
+    cot = read_records(_run_dir(work, benchmark_name, model, "cot", ""))
     if cot:
-        result["cot_accuracy"] = summarize(cot)["accuracy"]
-        if "f1" in summarize(cot):
-            result["cot_f1"] = summarize(cot)["f1"]
+        summary = summarize(cot)
+        result["cot_accuracy"] = summary["accuracy"]
+        if "f1" in summary:
+            result["cot_f1"] = summary["f1"]
         result["cot_n"] = len(cot)
-    for method in methods:
-        if method.startswith("handoff"):
-            records = read_records(base / method)
-            if records:
-                key = "handoff_accuracy" if method == "handoff1" else f"handoff_accuracy_step{method[-1]}"
-                result[key] = summarize(records)["accuracy"]
-                result[f"{key}_n"] = len(records)
+    for step_format, figures in by_format.items():
+        if figures:
+            result[step_format] = figures
     return result
 
 
@@ -155,33 +181,43 @@ def main() -> None:
     parser.add_argument("--benchmarks", default=",".join(ALL))
     parser.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--formats", default="paragraphs,react",
+                        help="step formats of the local and hand-off runs; the first one heads the entry")
     parser.add_argument("--limit", type=int, default=50, help="questions per benchmark (GSM8K: 200)")
     parser.add_argument("--limits", default="", help="per-benchmark overrides, e.g. gsm8k=200")
     parser.add_argument("--offsets", default="", help="per-benchmark first question, e.g. gsm8k=200")
     parser.add_argument("--work", type=Path, default=Path("runs/agent"))
     parser.add_argument("--out", type=Path, default=Path("docs/results/agent.json"))
+    parser.add_argument("--no-run", action="store_true", help="rewrite the entries from the runs present")
     args = parser.parse_args()
 
     benchmarks = [b for b in args.benchmarks.split(",") if b]
     models = [m for m in args.models.split(",") if m]
     methods = [m for m in args.methods.split(",") if m]
+    formats = [f for f in args.formats.split(",") if f]
     limits = {b: DEFAULT_LIMITS.get(b, args.limit) for b in benchmarks} | parse_pairs(args.limits)
     offsets = {b: DEFAULT_OFFSETS.get(b, 0) for b in benchmarks} | parse_pairs(args.offsets)
     result = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmarks": {}}
     timings = result.setdefault("seconds", {})
     for name in benchmarks:
         for model in models:
-            for method in methods:
-                if method.startswith("handoff") and model == CLOUD:
-                    continue  # the cloud does not hand off to itself
-                started = time.perf_counter()
-                run_one(args.work, name, model, method, limits[name], offsets[name])
-                spent = round(time.perf_counter() - started, 1)
-                key = f"{name}/{model}/{method}"
-                timings[key] = round(timings.get(key, 0.0) + spent, 1)
-                print(f"{key}: {spent} s", flush=True)
-            result["benchmarks"].setdefault(name, {})[model] = entry(args.work, name, model, methods)
-            _write(args.out, result)
+            for step_format in formats:
+                for method in methods:
+                    if method.startswith("handoff") and model == CLOUD:
+                        continue  # the cloud does not hand off to itself
+                    if method == "cot" and step_format != formats[0]:
+                        continue  # one baseline run, whatever the step format
+                    if args.no_run:
+                        continue
+                    started = time.perf_counter()
+                    run_one(args.work, name, model, method, limits[name], offsets[name], step_format)
+                    spent = round(time.perf_counter() - started, 1)
+                    key = f"{name}/{model}/{method}" if method == "cot" else f"{name}/{model}/{step_format}/{method}"
+                    timings[key] = round(timings.get(key, 0.0) + spent, 1)
+                    print(f"{key}: {spent} s", flush=True)
+                    result["benchmarks"].setdefault(name, {})[model] = entry(args.work, name, model, formats)
+                    _write(args.out, result)
+            result["benchmarks"].setdefault(name, {})[model] = entry(args.work, name, model, formats)
     result["machine"] = f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU"
     result["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write(args.out, result)

@@ -24,7 +24,8 @@ from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, 
 from adaswitch.jsonfile import write_atomic
 from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
-from adaswitch.prompts import prompts_for
+from adaswitch.grammar import answer_type_for
+from adaswitch.prompts import TaskPrompts, paragraph_prompts_for, prompts_for
 from adaswitch.solver import Solver
 from adaswitch.trace import Agent, Trace
 from adaswitch.trajectory import render_trajectory
@@ -181,13 +182,16 @@ def _evaluate(sample: Sample, benchmark: Benchmark, method: Method, solver: Solv
         trace=trace,
     )
     if method.name == "local" and trace.answer is not None:
-        record.final_check_p, record.final_check_usage = final_check(solver, trace)
+        record.final_check_p, record.final_check_usage = final_check(solver, trace, _prompts_of(trace, benchmark, sample))
     return record
 
 
-def final_check(solver: Solver, trace: Trace) -> tuple[float | None, Usage | None]:
-    """The local agent's probability that its own final answer is wrong: P(No) / (P(Yes) + P(No))."""
-    messages = prompts_for(trace.family).final_check_messages(
+def final_check(solver: Solver, trace: Trace, prompts: TaskPrompts | None = None) -> tuple[float | None, Usage | None]:
+    """The local agent's probability that its own final answer is wrong: P(No) / (P(Yes) + P(No)).
+
+    ``prompts`` are those the trace was solved with (by default the family's react prompts), so the
+    check's prompt extends the solve's and an in-process model reuses its cache."""
+    messages = (prompts or prompts_for(trace.family)).final_check_messages(
         trace.question, render_trajectory(trace.steps, _separator(trace)), trace.answer or ""
     )
     try:
@@ -202,6 +206,13 @@ def final_check(solver: Solver, trace: Trace) -> tuple[float | None, Usage | Non
         latency_s=reply.result.latency_s,
     )
     return (no / (yes + no) if yes + no > 0 else 0.5), usage
+
+
+def _prompts_of(trace: Trace, benchmark: Benchmark, sample: Sample) -> TaskPrompts:
+    if trace.settings.get("step_format") != "paragraphs":
+        return prompts_for(trace.family)
+    kind = answer_type_for(trace.family, benchmark.answer_type)
+    return paragraph_prompts_for(trace.family, kind, sample.knowledge if trace.family == "qa" else None)
 
 
 def _separator(trace: Trace) -> str:

@@ -1,0 +1,55 @@
+"""benchmarks/agent.py: the figures it computes from run records, on hand-made records."""
+
+from __future__ import annotations
+
+import pytest
+
+from adaswitch.actions import Action
+from adaswitch.evaluation.records import EvalRecord
+from adaswitch.scoring import Extraction, Score
+from adaswitch.trace import CallRecord, StepRecord, Trace
+
+
+@pytest.fixture(scope="module")
+def agent(benchmark_script):
+    return benchmark_script("agent")
+
+
+def _record(steps: list[StepRecord], correct: bool, status: str = "finished", f1: float | None = None) -> EvalRecord:
+    trace = Trace(question="?", family="math", mode="local", local_model="m", steps=steps, status=status)
+    return EvalRecord(sample_id="q", benchmark="gsm8k", gold="7", prediction="7" if correct else "8",
+                      extraction=Extraction(answer="7", ok=True, method="finish"),
+                      score=Score(correct=correct, value=float(correct), f1=f1), trace=trace)
+
+
+def _step(index: int, action: Action | None = None, **kw) -> StepRecord:
+    calls = [CallRecord(agent=kw.pop("agent", "local"), purpose="step", completion_tokens=10, latency_s=0.5)]
+    return StepRecord(index=index, author=kw.pop("author", "local"), text=f"step {index}", action=action,
+                      calls=calls, **kw)
+
+
+def test_forced_steps_are_unreadable_failing_repeated_or_repaired_and_paragraphs_are_not(agent):
+    calc = Action(tool="calculate", argument="3 + 4")
+    records = [
+        _record([_step(1, calc), _step(2, calc), _step(3, Action(tool="finish", argument="7"))], True),
+        _record([_step(1, None, parse_error="no action found"), _step(2, calc, tool_ok=False),
+                 _step(3, Action(tool="finish", argument="8"), repairs=["boxed_answer"])], False),
+        _record([_step(1, None), _step(2, None), _step(3, Action(tool="finish", argument="7"))], True),
+        _record([_step(1, calc, author="cloud", agent="cloud"), _step(2, calc)], False, status="max_steps"),
+    ]
+    counts = agent.step_counts(records)
+    # local steps: 3 + 3 + 3 + 1; forced: a repeat, an unreadable one, a failing one, a repair,
+    # and the local repeat of the cloud's call
+    assert counts == {"steps": 10, "forced": 5}
+    summary = agent.summarize(records)
+    assert summary["n"] == 4 and summary["accuracy"] == 0.5
+    assert summary["forced_share"] == 0.5 and summary["step_limit_share"] == 0.25
+    # 10 tokens in 0.5 s per local call; the cloud's call is not the local agent's speed
+    assert summary["tokens_per_s"] == 20.0
+
+
+def test_f1_is_reported_when_the_benchmark_scores_it(agent):
+    records = [_record([_step(1, Action(tool="finish", argument="x"))], True, f1=1.0),
+               _record([_step(1, Action(tool="finish", argument="y"))], False, f1=0.5)]
+    assert agent.summarize(records)["f1"] == 0.75
+    assert agent.summarize([]) == {"n": 0}

@@ -21,10 +21,10 @@ from typing import Literal
 
 from adaswitch.backends.base import CompletionRequest, Message
 from adaswitch.documents import Document
-from adaswitch.model import Model, ModelFailure, Reply
+from adaswitch.model import Model, ModelFailure, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text
 from adaswitch.actions import Action
-from adaswitch.trace import AnswerSource, CallRecord, FaultRecord, StepRecord, Trace
+from adaswitch.trace import AnswerSource, FaultRecord, StepRecord, Trace
 
 COT_MODE = "cot"
 DEFAULT_COT_MAX_TOKENS = 400
@@ -125,18 +125,7 @@ def solve_cot(
 def _step(model: Model, reply: Reply, answer: str | None) -> StepRecord:
     """The one step of a baseline trace: the whole text, read as a ``finish`` when it has an answer."""
     completion = reply.completion
-    call = CallRecord(
-        agent=model.role,
-        purpose="step",
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        recomputed_prompt_tokens=completion.recomputed_prompt_tokens,
-        latency_s=completion.latency_s,
-        attempts=reply.attempts,
-        bytes_sent=reply.bytes_sent,
-        cached=reply.cached,
-        redactions=reply.redactions,
-    )
+    call = call_record(reply, model.role, "step")
     return StepRecord(
         index=1,
         author=model.role,

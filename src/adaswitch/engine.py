@@ -22,7 +22,7 @@ from adaswitch.backends.base import Completion, CompletionRequest
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
-from adaswitch.model import Model, ModelFailure
+from adaswitch.model import Model, ModelFailure, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
 from adaswitch.prompts import STEP_FORMATS, TaskPrompts, paragraph_prompts_for, prompts_for
@@ -336,19 +336,7 @@ class Collaboration:
         else:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
-        call = CallRecord(
-            agent=model.role,
-            purpose=purpose,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            recomputed_prompt_tokens=completion.recomputed_prompt_tokens,
-            latency_s=completion.latency_s,
-            attempts=reply.attempts,
-            bytes_sent=reply.bytes_sent,
-            cached=reply.cached,
-            redactions=reply.redactions,
-            constrained=constrained,
-        )
+        call = call_record(reply, model.role, purpose, constrained=constrained)
         return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
 
     def _judge(self, run: _Run, index: int, candidate: Candidate, calls: list[CallRecord]) -> None:

@@ -24,7 +24,7 @@ from adaswitch.backends.base import (
     ProbeResult,
 )
 from adaswitch.identity import backend_identity
-from adaswitch.trace import Agent, FaultRecord
+from adaswitch.trace import Agent, CallPurpose, CallRecord, FaultRecord
 
 if TYPE_CHECKING:
     from adaswitch.evaluation.cache import ResponseCache
@@ -52,6 +52,24 @@ class Reply:
     bytes_sent: int = 0
     cached: bool = False
     redactions: int = 0
+
+
+def call_record(reply: Reply, agent: Agent, purpose: CallPurpose, *, constrained: bool = False) -> CallRecord:
+    """The trace's record of one completion call: its tokens, time, attempts and what was sent."""
+    completion = reply.completion
+    return CallRecord(
+        agent=agent,
+        purpose=purpose,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        recomputed_prompt_tokens=completion.recomputed_prompt_tokens,
+        latency_s=completion.latency_s,
+        attempts=reply.attempts,
+        bytes_sent=reply.bytes_sent,
+        cached=reply.cached,
+        redactions=reply.redactions,
+        constrained=constrained,
+    )
 
 
 ResultT = TypeVar("ResultT")

@@ -122,6 +122,13 @@ def test_sync_completion_has_the_answer_usage_and_trace(server: ServerThread):
     assert response.model_extra["adaswitch"]["explanation"] is None
 
 
+def test_each_request_has_its_own_trace_id_even_for_the_same_question(server: ServerThread):
+    first = client(server).chat.completions.create(model="adaswitch-local", messages=USER)
+    second = client(server).chat.completions.create(model="adaswitch-local", messages=USER)
+    assert trace_of(first)["id"] == first.id and trace_of(second)["id"] == second.id
+    assert first.id != second.id
+
+
 @pytest.mark.parametrize(
     ("model", "mode", "authors", "parameter"),
     [

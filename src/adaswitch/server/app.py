@@ -5,6 +5,7 @@ Everything a request needs (settings, solver, admission gate) lives on ``app.sta
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import time
 import uuid
@@ -118,6 +119,7 @@ async def chat_completions(request: Request) -> Response:
         raise ApiError(429, f"the server is saturated ({error}); retry later", code="server_saturated",
                        headers={"Retry-After": str(settings.retry_after_s)}) from None
     meta = render.Meta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=chat.model)
+    job = dataclasses.replace(job, request_id=meta.id)
     timeout = settings.request_timeout_s
     if chat.stream:
         task, queue = solving.start_streaming(ticket, solver, job, timeout)

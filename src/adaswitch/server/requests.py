@@ -27,6 +27,8 @@ class Job:
     mode: str
     value: float | None
     """Threshold (adaswitch, self-reflection) or switch rate (random); None for local and cloud."""
+    request_id: str = ""
+    """The response's id (``chatcmpl-...``), which becomes the trace's id: unique per request."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -32,8 +32,8 @@ def run_job(solver: Solver, job: Job, on_step: StepCallback | None = None) -> Tr
     threshold = job.value if job.mode in ("adaswitch", "self-reflection") else None
     switch_rate = job.value if job.mode == "random" else None
     return solver.solve(
-        job.question, job.family, job.knowledge, mode=job.mode, threshold=threshold, switch_rate=switch_rate,
-        on_step=on_step,
+        job.question, job.family, job.knowledge, question_id=job.request_id, mode=job.mode, threshold=threshold,
+        switch_rate=switch_rate, on_step=on_step,
     )
 
 

@@ -92,6 +92,15 @@ def summarize(records: list[EvalRecord], author: str = "local") -> dict:
     return summary
 
 
+def handoff_effect(local: list[EvalRecord], handoff: list[EvalRecord]) -> dict[str, int]:
+    """On the questions both runs answered: how many the cloud's step repaired (local alone wrong,
+    with the hand-off right) and how many it broke (the reverse)."""
+    alone = {r.sample_id: r.score.correct for r in local}
+    pairs = [(alone[r.sample_id], r.score.correct) for r in handoff if r.sample_id in alone]
+    return {"paired": len(pairs), "repaired": sum(not a and b for a, b in pairs),
+            "broken": sum(a and not b for a, b in pairs)}
+
+
 def read_records(run_dir: Path) -> list[EvalRecord]:
     path = run_dir / "records.jsonl"
     if not path.is_file():
@@ -141,6 +150,7 @@ def format_entry(work: Path, benchmark_name: str, model: str, step_format: str) 
             key = "handoff_accuracy" if method == "handoff1" else "handoff_accuracy_step2"
             result[key] = summarize(records)["accuracy"]
             result[f"{key}_n"] = len(records)
+            result[f"{key}_effect"] = handoff_effect(local, records)
     return result
 
 

@@ -53,3 +53,13 @@ def test_f1_is_reported_when_the_benchmark_scores_it(agent):
                _record([_step(1, Action(tool="finish", argument="y"))], False, f1=0.5)]
     assert agent.summarize(records)["f1"] == 0.75
     assert agent.summarize([]) == {"n": 0}
+
+
+def test_the_hand_off_effect_counts_repairs_and_breaks_on_shared_questions(agent):
+    def rec(sample_id: str, correct: bool) -> EvalRecord:
+        record = _record([_step(1, Action(tool="finish", argument="7"))], correct)
+        return record.model_copy(update={"sample_id": sample_id})
+
+    local = [rec("a", True), rec("b", False), rec("c", True), rec("d", False)]
+    handoff = [rec("a", False), rec("b", True), rec("c", True), rec("e", True)]
+    assert agent.handoff_effect(local, handoff) == {"paired": 3, "repaired": 1, "broken": 1}

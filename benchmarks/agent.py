@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from adaswitch.benchmarks import get_benchmark
+from adaswitch.evaluation.metrics import paired_difference, question_outcomes
 from adaswitch.evaluation.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, run_method, select_samples
 from adaswitch.solver import Solver, SolverSettings
@@ -169,7 +170,28 @@ def entry(work: Path, benchmark_name: str, model: str, formats: list[str]) -> di
     for step_format, figures in by_format.items():
         if figures:
             result[step_format] = figures
+    runs = {f"{f}/{m}": read_records(_run_dir(work, benchmark_name, model, m, f))
+            for f in formats for m in ("local", "handoff1", "handoff2")}
+    runs["cot"] = cot
+    comparisons = [(f"{f}/handoff{k}", f"{f}/local") for f in formats for k in (1, 2)]
+    comparisons += [(f"{f}/local", "cot") for f in formats]
+    comparisons += [(f"{a}/local", f"{b}/local") for i, a in enumerate(formats) for b in formats[i + 1:]]
+    paired = {f"{a} - {b}": difference for a, b in comparisons if (difference := _paired(runs[a], runs[b]))}
+    if paired:
+        result["paired"] = paired
     return result
+
+
+def _paired(records: list[EvalRecord], reference: list[EvalRecord]) -> dict | None:
+    """The accuracy difference on the shared questions, with its 95% paired bootstrap interval."""
+    if not records or not reference:
+        return None
+    difference = paired_difference(question_outcomes(records), question_outcomes(reference))
+    if difference is None:
+        return None
+    low, high = difference.interval
+    return {"n": difference.n, "difference": round(difference.difference, 4),
+            "interval": [round(low, 4), round(high, 4)]}
 
 
 def _slice(run_dir: Path) -> str:

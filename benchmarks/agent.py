@@ -156,10 +156,12 @@ def format_entry(work: Path, benchmark_name: str, model: str, step_format: str) 
 
 
 def entry(work: Path, benchmark_name: str, model: str, formats: list[str]) -> dict:
-    """The agent.json entry of one benchmark and model, from the runs present: the first format's
-    figures at the top level, every format's under its name, and the chain-of-thought baseline."""
+    """The agent.json entry of one benchmark and model, from the runs present: the figures of the
+    first format that has runs at the top level, every format's under its name, the
+    chain-of-thought baseline, and paired differences between them."""
     by_format = {f: format_entry(work, benchmark_name, model, f) for f in formats}
-    result: dict = {"step_format": formats[0], **by_format[formats[0]]}
+    first = next((f for f in formats if by_format[f]), formats[0])
+    result: dict = {"step_format": first, **by_format[first]}
     cot = read_records(_run_dir(work, benchmark_name, model, "cot", ""))
     if cot:
         summary = summarize(cot)

@@ -39,6 +39,11 @@ class ParsedStep(BaseModel):
     error: str | None = None
     repairs: list[str] = Field(default_factory=list)
 
+    @property
+    def is_free_reasoning(self) -> bool:
+        """A paragraph of the paragraph step format: no action, and none was expected (no error)."""
+        return self.action is None and self.error is None
+
 
 class ToolResult(BaseModel):
     """What a tool returned. ``ok`` is False when the call failed; ``text`` then explains why."""

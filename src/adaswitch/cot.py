@@ -23,6 +23,7 @@ from adaswitch.backends.base import CompletionRequest, Message
 from adaswitch.documents import Document
 from adaswitch.model import Model, ModelFailure, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text
+from adaswitch.prompts import paragraph_prompts_for
 from adaswitch.actions import Action
 from adaswitch.trace import AnswerSource, FaultRecord, StepRecord, Trace
 
@@ -31,16 +32,6 @@ DEFAULT_COT_MAX_TOKENS = 400
 
 AnswerKind = Literal["number", "latex", "phrase", "yes_no"]
 
-INSTRUCTIONS = (
-    "Solve the problem. Think step by step, then give the final answer on a last line "
-    "'Answer: ...'."
-)
-ANSWER_FORMATS: dict[str, str] = {
-    "number": "The final answer is a single number, without units.",
-    "latex": "The final answer is a simplified LaTeX expression, without \\boxed and without $ signs.",
-    "phrase": "The final answer is a short phrase (a name, a date, a place), or yes or no for a yes/no question.",
-    "yes_no": "The final answer is yes or no.",
-}
 _KIND_BY_BENCHMARK: dict[str, AnswerKind] = {"math500": "latex", "strategyqa": "yes_no"}
 NO_ANSWER = "no final answer found in the text"
 
@@ -61,13 +52,13 @@ def answer_kind(family: str, benchmark: str | None = None) -> AnswerKind:
 
 
 def cot_messages(question: str, kind: AnswerKind, knowledge: list[Document] | None = None) -> list[Message]:
-    """The baseline's prompt: instructions, then the context paragraphs (if any) and the question."""
-    system = f"{INSTRUCTIONS} {ANSWER_FORMATS[kind]}"
-    user = f"Question: {question.strip()}"
-    if knowledge:
-        context = "\n".join(document.render() for document in knowledge)
-        user = f"Context:\n{context}\n\n{user}"
-    return [Message(role="system", content=system), Message(role="user", content=user)]
+    """The baseline's prompt: instructions, then the context paragraphs (if any) and the question.
+
+    It is the paragraph step format's prompt before its first step (one wording for both, so that
+    the format and the baseline can be compared)."""
+    answer_type = "yesno" if kind == "yes_no" else kind
+    prompts = paragraph_prompts_for("qa" if knowledge else "math", answer_type, knowledge)
+    return prompts.step_messages(question, "", 1)[:2]
 
 
 def solve_cot(

@@ -25,13 +25,12 @@ from adaswitch.introspection import Introspector, Judgment, StepView, forced_err
 from adaswitch.model import Model, ModelFailure, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
-from adaswitch.prompts import STEP_FORMATS, TaskPrompts, paragraph_prompts_for, prompts_for
+from adaswitch.prompts import STEP_FORMATS, TaskPrompts, task_prompts
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
-from adaswitch.trajectory import append_step, final_answer, is_finish
+from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number
 
 _LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
-_BARE_NUMBER = re.compile(r"[-+]?\$?[\d,]*\.?\d+")
 
 
 @dataclass(frozen=True)
@@ -169,10 +168,7 @@ class Collaboration:
         )
         toolbox = qa_toolbox_or_error(knowledge) if family == "qa" else math_toolbox()
         kind = answer_type_for(family, answer_type)
-        if self.settings.step_format == "paragraphs":
-            prompts: TaskPrompts = paragraph_prompts_for(family, kind, knowledge if family == "qa" else None)
-        else:
-            prompts = prompts_for(family)
+        prompts = task_prompts(self.settings.step_format, family, kind, knowledge)
         run = _Run(question, prompts, toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
         run.hint = cloud_hint
         run.answer_type = kind
@@ -261,18 +257,21 @@ class Collaboration:
         ``waste_retries`` times. Returns the step kept, every call and fault, and the discarded
         proposals. When every try is wasted the first one is kept (its judgment forces p = 1 when
         it repeats a call)."""
-        first = self._write(model, run, index)
-        calls, faults = [first.call], list(first.faults)
-        tried = [first]
-        for attempt in range(1, self.settings.waste_retries + 1):
-            if not wasted_step(tried[-1].parsed, tried[-1].result, run.steps):
+        tried: list[Candidate] = []
+        kept: Candidate | None = None
+        for attempt in range(self.settings.waste_retries + 1):
+            if attempt == 0:
+                candidate = self._write(model, run, index)
+            else:
+                seed = self.settings.seed * 100_003 + index * 101 + 50 + attempt
+                candidate = self._write(model, run, index, self.settings.retry_temperature, seed, purpose="resample")
+            tried.append(candidate)
+            if not wasted_step(candidate.parsed, candidate.result, run.steps):
+                kept = candidate
                 break
-            seed = self.settings.seed * 100_003 + index * 101 + 50 + attempt
-            retry = self._write(model, run, index, self.settings.retry_temperature, seed, purpose="resample")
-            calls.append(retry.call)
-            faults += retry.faults
-            tried.append(retry)
-        kept = next((c for c in tried if not wasted_step(c.parsed, c.result, run.steps)), first)
+        kept = kept or tried[0]
+        calls = [c.call for c in tried]
+        faults = [fault for c in tried for fault in c.faults]
         return kept, calls, faults, [c.proposal() for c in tried if c is not kept]
 
     def _cloud_failed(self, index: int, proposal: Candidate, calls: list[CallRecord], faults: list[FaultRecord]) -> StepRecord:
@@ -408,7 +407,7 @@ def wasted_step(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ste
     calculation that computes nothing (a bare number) or whose result an earlier observation
     already gave (``calculate[36]`` after ``Observation 1: 36``)."""
     action = parsed.action
-    if action is None and parsed.error is None:
+    if parsed.is_free_reasoning:
         return any(step.action is None and step.thought == parsed.thought for step in earlier)
     if action is None or action.tool == "finish":
         return False
@@ -416,7 +415,7 @@ def wasted_step(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ste
         return True
     if action.tool != "calculate" or result is None or not result.ok:
         return False
-    if _BARE_NUMBER.fullmatch(action.argument.strip()):
+    if is_plain_number(action.argument):
         return True
     return any(step.action is not None and step.action.tool == "calculate" and step.tool_ok
                and step.observation.strip() == result.text.strip() for step in earlier)
@@ -445,8 +444,8 @@ def qa_toolbox_or_error(knowledge: list[Document] | None) -> Toolbox:
 
 
 def _run_tool(toolbox: Toolbox, parsed: ParsedStep) -> ToolResult | None:
-    if parsed.action is None and parsed.error is None:
-        return None  # a paragraph of free reasoning calls no tool
+    if parsed.is_free_reasoning:
+        return None  # a paragraph calls no tool
     if parsed.action is None:
         names = ", ".join(list(toolbox.names) + ["finish"])
         return ToolResult(ok=False, text=f"Invalid step: {parsed.error}. Write one action: {names}.")

@@ -70,10 +70,10 @@ def forced_error(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ac
     """True when the step is wrong on its face: an unreadable action, a failing tool call, or a
     tool call that repeats an earlier step's call exactly (it can only return what is known). A
     paragraph of free reasoning (no action and no error) is none of these."""
-    if parsed.error is not None or (result is not None and not result.ok):
-        return True
-    if parsed.action is None:
+    if parsed.is_free_reasoning:
         return False
+    if parsed.action is None or (result is not None and not result.ok):
+        return True
     return parsed.action.repeats(earlier or [])
 
 

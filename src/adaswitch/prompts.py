@@ -264,6 +264,18 @@ def paragraph_prompts_for(
     return ParagraphPrompts(family, instructions, "", context=context)
 
 
+def task_prompts(
+    step_format: str, family: str, answer_type: str = "number", knowledge: list[Document] | None = None
+) -> TaskPrompts:
+    """The prompts one question is solved with: the family's react prompts, or the paragraph
+    format's for its answer type (with a QA question's paragraphs in the prompt)."""
+    if step_format == "paragraphs":
+        return paragraph_prompts_for(family, answer_type, knowledge if family == "qa" else None)
+    if step_format != "react":
+        raise ValueError(f"unknown step format {step_format!r}; expected one of {', '.join(STEP_FORMATS)}")
+    return prompts_for(family)
+
+
 def zero_shot_prompts_for(family: str) -> TaskPrompts:
     """The prompts of ``family`` with the few-shot examples left out."""
     base = prompts_for(family)

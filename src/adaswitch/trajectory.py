@@ -11,6 +11,11 @@ from adaswitch.trace import StepRecord
 _PLAIN_NUMBER = re.compile(r"^\s*[-+]?[$€£]?\s*\d[\d,]*(\.\d+)?\s*%?\s*$")
 
 
+def is_plain_number(text: str) -> bool:
+    """True for a number as written (``36``, ``$1,200``, ``-4.5``, ``15%``): nothing to compute."""
+    return bool(_PLAIN_NUMBER.match(text))
+
+
 def final_answer(argument: str, family: str) -> tuple[str, str]:
     """The answer of a ``finish`` action, and how it was read.
 
@@ -18,7 +23,7 @@ def final_answer(argument: str, family: str) -> tuple[str, str]:
     write) is computed exactly and marked ``finish_calculated``; anything else is kept as written.
     """
     answer = argument.strip()
-    if family != "math" or _PLAIN_NUMBER.match(answer) or not re.search(r"\d\s*[-+*/^×÷]\s*[\d(]", answer):
+    if family != "math" or is_plain_number(answer) or not re.search(r"\d\s*[-+*/^×÷]\s*[\d(]", answer):
         return answer, "finish"
     result = calculate(answer)
     return (result.text, "finish_calculated") if result.ok else (answer, "finish")

@@ -25,7 +25,7 @@ from adaswitch.jsonfile import write_atomic
 from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
 from adaswitch.grammar import answer_type_for
-from adaswitch.prompts import TaskPrompts, paragraph_prompts_for, prompts_for
+from adaswitch.prompts import TaskPrompts, prompts_for, task_prompts
 from adaswitch.solver import Solver
 from adaswitch.trace import Agent, Trace
 from adaswitch.trajectory import render_trajectory
@@ -191,8 +191,9 @@ def final_check(solver: Solver, trace: Trace, prompts: TaskPrompts | None = None
 
     ``prompts`` are those the trace was solved with (by default the family's react prompts), so the
     check's prompt extends the solve's and an in-process model reuses its cache."""
-    messages = (prompts or prompts_for(trace.family)).final_check_messages(
-        trace.question, render_trajectory(trace.steps, _separator(trace)), trace.answer or ""
+    prompts = prompts or prompts_for(trace.family)
+    messages = prompts.final_check_messages(
+        trace.question, render_trajectory(trace.steps, prompts.separator), trace.answer or ""
     )
     try:
         reply = solver.local.probe(ProbeRequest(messages=messages, candidates=["Yes", "No"]))
@@ -209,14 +210,9 @@ def final_check(solver: Solver, trace: Trace, prompts: TaskPrompts | None = None
 
 
 def _prompts_of(trace: Trace, benchmark: Benchmark, sample: Sample) -> TaskPrompts:
-    if trace.settings.get("step_format") != "paragraphs":
-        return prompts_for(trace.family)
-    kind = answer_type_for(trace.family, benchmark.answer_type)
-    return paragraph_prompts_for(trace.family, kind, sample.knowledge if trace.family == "qa" else None)
-
-
-def _separator(trace: Trace) -> str:
-    return "\n\n" if trace.settings.get("step_format") == "paragraphs" else "\n"
+    """The prompts ``trace`` was solved with (its step format, the benchmark's answer type)."""
+    step_format = trace.settings.get("step_format") or "react"
+    return task_prompts(step_format, trace.family, answer_type_for(trace.family, benchmark.answer_type), sample.knowledge)
 
 
 def completed_ids(records_path: Path) -> set[str]:

@@ -35,7 +35,7 @@ from adaswitch.benchmarks import get_benchmark
 from adaswitch.evaluation.metrics import paired_difference, question_outcomes
 from adaswitch.evaluation.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, run_method, select_samples
-from adaswitch.solver import Solver, SolverSettings
+from adaswitch.solver import EndpointSettings, Solver, SolverSettings
 
 ALL = ("gsm8k", "svamp", "asdiv", "math500", "hotpotqa", "2wiki", "strategyqa")
 CLOUD = "qwen2.5-coder-1.5b"
@@ -111,22 +111,31 @@ def read_records(run_dir: Path) -> list[EvalRecord]:
 
 
 def run_one(
-    work: Path, benchmark_name: str, model: str, method: str, limit: int, offset: int, step_format: str
+    work: Path, benchmark_name: str, model: str, method: str, limit: int, offset: int, step_format: str,
+    workers: int = 1,
 ) -> Path:
-    """Run (or resume) one method of one model on one slice; return its run directory."""
+    """Run (or resume) one method of one model on one slice; return its run directory.
+
+    With ``workers`` above 1 both models run behind llama.cpp servers (``server:MODEL``) that decode
+    that many questions in one batch; the run directory is the same, but a run is never resumed on
+    the other backend (the run's model identity differs)."""
     benchmark = get_benchmark(benchmark_name)
     samples = select_samples(benchmark, benchmark.splits[0], limit, offset, None)
     handoff = method.startswith("handoff")
+    served = (lambda spec: f"server:{spec}") if workers > 1 else (lambda spec: spec)
     settings = SolverSettings(
-        local=model,
-        cloud=CLOUD if handoff else None,
+        local=served(model),
+        cloud=served(CLOUD) if handoff else None,
         mode="handoff" if handoff else method,
         cloud_steps=(int(method.removeprefix("handoff")),) if handoff else (1,),
         step_format=step_format,
+        local_endpoint=EndpointSettings(parallel=max(workers, 1)),
+        cloud_endpoint=EndpointSettings(parallel=max(workers, 1)),
     )
     run_dir = _run_dir(work, benchmark_name, model, method, step_format)
     with Solver(settings) as solver:
-        outcome = run_method(run_dir, benchmark, samples, Method(name=settings.mode), solver)
+        outcome = run_method(run_dir, benchmark, samples, Method(name=settings.mode), solver,
+                             workers=1 if solver.in_process else workers)
     if outcome.failed:
         print(f"  {len(outcome.failed)} samples failed: {outcome.failed[:3]}", flush=True)
     return run_dir
@@ -223,6 +232,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/agent"))
     parser.add_argument("--out", type=Path, default=Path("docs/results/agent.json"))
     parser.add_argument("--no-run", action="store_true", help="rewrite the entries from the runs present")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="above 1: run the models behind llama.cpp servers, this many questions at once")
     args = parser.parse_args()
 
     benchmarks = [b for b in args.benchmarks.split(",") if b]
@@ -244,7 +255,7 @@ def main() -> None:
                     if args.no_run:
                         continue
                     started = time.perf_counter()
-                    run_one(args.work, name, model, method, limits[name], offsets[name], step_format)
+                    run_one(args.work, name, model, method, limits[name], offsets[name], step_format, args.workers)
                     spent = round(time.perf_counter() - started, 1)
                     key = f"{name}/{model}/{method}" if method == "cot" else f"{name}/{model}/{step_format}/{method}"
                     timings[key] = round(timings.get(key, 0.0) + spent, 1)

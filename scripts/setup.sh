@@ -30,3 +30,8 @@ fi
 # llama.cpp's converter (from the llama-cpp-python sdist on PyPI) for exporting trained models, so
 # that export works offline from here on.
 adaswitch models prepare-tools
+# llama.cpp's server (built once from the same sdist, about 25 minutes on 2 cores; kept in the
+# cache) for the server:MODEL backend, which decodes many questions in one batch.
+if [ "${ADASWITCH_SKIP_SERVER:-0}" != "1" ]; then
+  adaswitch models prepare-server
+fi

@@ -17,7 +17,7 @@ from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.benchmarks import get_benchmark
 from adaswitch.evaluation.cache import ResponseCache
 from adaswitch.evaluation.records import EvalRecord, RunConfig
-from adaswitch.evaluation.runner import Method, RunMismatch, completed_ids, run_method
+from adaswitch.evaluation.runner import Method, RunMismatch, completed_ids, run_method, run_methods
 from adaswitch.evaluation.sweep import run_sweep
 from adaswitch.solver import Solver, SolverSettings
 
@@ -118,6 +118,35 @@ def test_http_style_backends_run_questions_concurrently(tmp_path):
     outcome = run_method(tmp_path / "run", get_benchmark("gsm8k"), samples(8), Method("local"), s, workers=4)
     assert outcome.ran == 8 and local.peak > 1
     assert sorted(r.sample_id for r in read_records(tmp_path / "run")) == sorted(x.id for x in samples(8))
+
+
+def test_several_methods_share_one_pool_and_each_gets_its_own_records(tmp_path):
+    in_flight: list[str] = []
+    overlapped = threading.Event()
+
+    class Watched(FakeBackend):
+        def complete(self, request):
+            in_flight.append(self.name)
+            if len(set(in_flight)) > 1:
+                overlapped.set()
+            try:
+                time.sleep(0.05)
+                return super().complete(request)
+            finally:
+                in_flight.remove(self.name)
+
+    local, cloud = Watched(FakeScript(**SCRIPT), name="fake-local"), Watched(FakeScript(**SCRIPT), name="fake-cloud")
+    s = Solver(SolverSettings(local="fake", cloud="fake"), local=local, cloud=cloud)
+    runs = [(tmp_path / "local", Method("local")), (tmp_path / "cloud", Method("cloud"))]
+    outcomes = run_methods(runs, get_benchmark("gsm8k"), samples(3), s, workers=6)
+    assert [o.ran for o in outcomes] == [3, 3] and not any(o.failed for o in outcomes)
+    # both methods' questions were in flight together: the pool did not wait for the first method to end
+    assert overlapped.is_set()
+    for run_dir, _ in runs:
+        assert sorted(r.sample_id for r in read_records(run_dir)) == sorted(x.id for x in samples(3))
+    assert {r.trace.mode for r in read_records(tmp_path / "cloud")} == {"cloud"}
+    again = run_methods(runs, get_benchmark("gsm8k"), samples(3), s, workers=6)
+    assert [(o.done_before, o.ran) for o in again] == [(3, 0), (3, 0)]
 
 
 def test_sweep_runs_every_method_and_matches_random_to_the_switch_rate(tmp_path):

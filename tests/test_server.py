@@ -182,7 +182,9 @@ def test_streaming_sends_each_step_before_the_answer():
     assert answer_at - first_step_at > 0.2  # step 1 came while step 2 was still being written
     steps = [c for _, c in chunks[1:3]]
     assert [c.model_extra["adaswitch"]["author"] for c in steps] == ["local", "local"]
-    assert steps[0].choices[0].delta.content.endswith("Action 1: calculate[3 + 4]\nObservation 1: 7\n")
+    # the steps travel in the extension; the content of the stream is the answer alone
+    assert steps[0].model_extra["adaswitch"]["text"].endswith("Action 1: calculate[3 + 4]\nObservation 1: 7\n")
+    assert all(not c.choices[0].delta.content for c in steps)
     assert chunks[3][1].choices[0].delta.content == "7"
     assert chunks[4][1].choices[0].finish_reason == "stop" and chunks[4][1].model_extra["adaswitch"]["trace"]["answer"] == "7"
     usage_chunk = chunks[5][1]
@@ -193,7 +195,8 @@ def test_streaming_sends_each_step_before_the_answer():
 def test_streaming_without_usage_ends_with_the_finish(server: ServerThread):
     chunks = list(client(server).chat.completions.create(model="adaswitch", messages=USER, stream=True))
     assert chunks[-1].choices[0].finish_reason == "stop" and all(c.usage is None for c in chunks)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks).endswith("finish[7]\n7")
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert streamed == client(server).chat.completions.create(model="adaswitch", messages=USER).choices[0].message.content == "7"
 
 
 def test_a_client_leaving_a_stream_frees_its_worker():
@@ -233,10 +236,10 @@ def test_qa_context_from_json_or_paragraphs():
 def test_no_answer_is_an_empty_content_with_an_explanation():
     script = FakeScript(default=FakeReply(text=" I keep thinking about it."))
     solver = make_solver(local=FakeBackend(script, "fake-loop"), with_cloud=False, max_steps=2)
-    context = {"role": "system", "content": "The Eiffel Tower is in Paris."}  # qa: no last-number fallback
+    context = {"role": "system", "content": "Title: Eiffel Tower\nThe Eiffel Tower is in Paris."}  # qa: no fallback
     with running(solver) as srv:
         response = client(srv).chat.completions.create(model="adaswitch-local", messages=[context, *USER])
-    assert response.choices[0].message.content == "" and response.choices[0].finish_reason == "stop"
+    assert response.choices[0].message.content == "" and response.choices[0].finish_reason == "length"
     assert trace_of(response)["status"] == "max_steps"
     assert "no answer within 2 steps" in response.model_extra["adaswitch"]["explanation"]
 
@@ -273,14 +276,52 @@ def test_bad_requests_get_openai_error_bodies(server: ServerThread):
         ({"messages": USER}, "model"),
     ]
     for body, param in invalid:
-        assert assert_error(httpx.post(url, json=body), 422)["param"] == param
+        assert assert_error(httpx.post(url, json=body), 400)["param"] == param
     assert_error(httpx.get(server.base_url + "/nowhere"), 404)
     # the official client sees the same statuses as typed exceptions
-    with pytest.raises(openai.UnprocessableEntityError) as error:
+    with pytest.raises(openai.BadRequestError) as error:
         client(server).chat.completions.create(model="adaswitch", messages=USER, extra_body={"adaswitch": {"threshold": -0.1}})
     assert error.value.param == "adaswitch.threshold"
     with pytest.raises(openai.NotFoundError):
         client(server).chat.completions.create(model="adaswitch-oracle", messages=USER)
+
+
+def test_standard_parameters_are_validated_and_what_cannot_be_done_is_refused(server: ServerThread):
+    url = server.base_url + "/chat/completions"
+    for field, value in (("temperature", "hot"), ("temperature", 3), ("max_tokens", 0), ("top_p", 1.5),
+                         ("stop", ["a", "b", "c", "d", "e"]), ("seed", "x")):
+        assert assert_error(httpx.post(url, json={"model": "adaswitch", "messages": USER, field: value}), 400)["param"] == field
+    for field, value in (("n", 2), ("tools", [{"type": "function", "function": {"name": "f"}}]),
+                         ("tool_choice", "required")):
+        error = assert_error(httpx.post(url, json={"model": "adaswitch", "messages": USER, field: value}), 400,
+                             "unsupported_parameter")
+        assert error["param"] == field
+    ok = {"model": "adaswitch", "messages": USER, "temperature": 0.2, "top_p": 1, "max_tokens": 50, "seed": 1, "n": 1}
+    assert httpx.post(url, json=ok).status_code == 200
+    with pytest.raises(openai.BadRequestError):
+        client(server).chat.completions.create(model="adaswitch", messages=USER, n=3)
+
+
+def test_stop_sequences_cut_the_answer(server: ServerThread):
+    response = client(server).chat.completions.create(model="adaswitch", messages=USER, stop=["7"])
+    assert response.choices[0].message.content == "" and trace_of(response)["answer"] == "7"
+    chunks = list(client(server).chat.completions.create(model="adaswitch", messages=USER, stream=True, stop="7"))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == ""
+
+
+def test_a_conversation_with_earlier_turns_is_refused_not_misread(server: ServerThread):
+    messages = [{"role": "user", "content": "Ann bakes 48 cupcakes and sells half. How many are left?"},
+                {"role": "assistant", "content": "24"},
+                {"role": "user", "content": "And if she bakes 3 fewer?"}]
+    with pytest.raises(openai.BadRequestError) as error:
+        client(server).chat.completions.create(model="adaswitch", messages=messages)
+    assert error.value.code == "multi_turn_unsupported"
+
+
+def test_an_ordinary_system_prompt_keeps_the_math_family(server: ServerThread):
+    system = {"role": "system", "content": "You are a helpful math tutor.\n\nAlways answer with a number."}
+    response = client(server).chat.completions.create(model="adaswitch", messages=[system, *USER])
+    assert trace_of(response)["family"] == "math" and response.choices[0].message.content == "7"
 
 
 def test_bodies_over_the_limit_get_413_by_header_or_by_size():

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from adaswitch.backends import EndpointOptions, make_backend
 from adaswitch.backends.base import Backend
+from adaswitch.backends.cpu_gate import CpuGate
 from adaswitch.cot import COT_MODE, DEFAULT_COT_MAX_TOKENS, CotSettings, answer_kind, solve_cot
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings, StepCallback
@@ -37,6 +38,8 @@ class EndpointSettings(BaseModel):
     max_attempts: int = 3
     n_ctx: int = 4096
     n_threads: int | None = None
+    parallel: int = Field(default=8, ge=1)
+    """Slots of a managed llama.cpp server (``server:MODEL``): requests decoded in one batch."""
     grammar_field: Literal["grammar", "guided_grammar"] | None = None
     """An OpenAI-compatible endpoint's body field for step grammars: ``grammar`` (llama.cpp's
     server) or ``guided_grammar`` (vLLM); None when it takes none (steps are read leniently)."""
@@ -50,6 +53,7 @@ class EndpointSettings(BaseModel):
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
             grammar_field=self.grammar_field,
+            parallel=self.parallel,
         )
 
 
@@ -116,14 +120,15 @@ class Solver:
         redactor = _redactor(settings)
         # built before any model loads, so a bad probe file fails fast; checked against the model below
         self.introspector: Introspector = make_introspector(settings.introspection, probe_path=settings.probe_path)
-        local_backend = local or make_backend(settings.local, settings.local_endpoint.options())
+        gate = CpuGate()  # servers started here for both models take turns on the CPUs
+        local_backend = local or make_backend(settings.local, settings.local_endpoint.options(), gate)
         local_retry = RetryPolicy(max_attempts=settings.local_endpoint.max_attempts)
         self.local = Model(local_backend, "local", local_retry, cache=cache)
         self.cloud: Model | None = None
         try:
             self.introspector.prepare(self.local)
             if cloud is not None or settings.cloud:
-                cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options())  # type: ignore[arg-type]
+                cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options(), gate)  # type: ignore[arg-type]
                 cloud_retry = RetryPolicy(max_attempts=settings.cloud_endpoint.max_attempts)
                 self.cloud = Model(cloud_backend, "cloud", cloud_retry, cache=cache, redactor=redactor)
         except BaseException:

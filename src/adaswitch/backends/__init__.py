@@ -4,6 +4,8 @@ A spec names a backend and its model:
 - ``fake`` or ``fake:SCRIPT.json``: the scripted fake backend;
 - ``llama:NAME_OR_PATH``, an embedded model name (``qwen2.5-coder-0.5b``) or a path to a ``.gguf``
   file: llama.cpp in process;
+- ``server:NAME_OR_PATH``: the same model behind a ``llama-server`` started here (many requests
+  decoded in one batch), or ``server:http://HOST:PORT`` for a llama.cpp server already running;
 - ``openai:MODEL``: any OpenAI-compatible endpoint (base URL and key from :class:`EndpointOptions`).
 Backends are imported lazily, so selecting the fake backend never imports llama.cpp or openai.
 """
@@ -12,8 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adaswitch.backends.base import Backend
+
+if TYPE_CHECKING:
+    from adaswitch.backends.cpu_gate import CpuGate
 
 
 @dataclass(frozen=True)
@@ -25,11 +31,15 @@ class EndpointOptions:
     n_ctx: int = 4096
     n_threads: int | None = None
     grammar_field: str | None = None
+    parallel: int = 8
+    """Slots of a managed llama.cpp server: requests decoded together."""
     """How an OpenAI-compatible endpoint takes a step grammar: ``grammar`` (llama.cpp's server),
     ``guided_grammar`` (vLLM), or None (it takes none; steps are read leniently)."""
 
 
-def make_backend(spec: str, options: EndpointOptions | None = None) -> Backend:
+def make_backend(spec: str, options: EndpointOptions | None = None, gate: "CpuGate | None" = None) -> Backend:
+    """The backend ``spec`` names. Servers started here (``server:MODEL``) for the same CPUs should
+    share one ``gate``, so that one computes at a time."""
     options = options or EndpointOptions()
     kind, _, target = spec.partition(":")
     if kind == "fake":
@@ -51,14 +61,35 @@ def make_backend(spec: str, options: EndpointOptions | None = None) -> Backend:
         )
     if kind == "llama":
         return _llama(target, options)
+    if kind == "server":
+        return _server(target, options, gate)
     if not target:
         return _llama(spec, options)
-    raise ValueError(f"unknown backend {kind!r} in {spec!r}; expected fake, llama, openai or an embedded model name")
+    raise ValueError(f"unknown backend {kind!r} in {spec!r}; expected fake, llama, server, openai or an embedded model name")
 
 
 def _llama(name_or_path: str, options: EndpointOptions) -> Backend:
     from adaswitch.backends.llamacpp import LlamaCppBackend
 
+    path, name = _model_file(name_or_path)
+    return LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name)
+
+
+def _server(target: str, options: EndpointOptions, gate: "CpuGate | None") -> Backend:
+    from adaswitch.backends.llama_server import LlamaServerBackend
+    from adaswitch.backends.llama_server_process import ServerSettings
+
+    if not target:
+        raise ValueError("server backend needs a model or a URL: server:NAME_OR_PATH or server:http://HOST:PORT")
+    if target.startswith(("http://", "https://")):
+        return LlamaServerBackend(base_url=target, timeout_s=max(options.timeout_s, 900.0))
+    path, name = _model_file(target)
+    settings = ServerSettings(parallel=options.parallel, n_ctx=options.n_ctx, threads=options.n_threads)
+    return LlamaServerBackend(model_path=path, settings=settings, name=name, gate=gate)
+
+
+def _model_file(name_or_path: str) -> tuple[Path, str]:
+    """The GGUF file and model name of an embedded or trained model's name, or of a ``.gguf`` path."""
     path = Path(name_or_path).expanduser()
     if path.suffix != ".gguf":
         from adaswitch.embedded import resolve_model
@@ -69,4 +100,4 @@ def _llama(name_or_path: str, options: EndpointOptions) -> Backend:
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         name = path.stem
-    return LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name)
+    return path, name

@@ -1,5 +1,6 @@
 """``adaswitch models``: list the embedded and trained models, prepare (assemble and verify) the
-embedded ones, and prepare llama.cpp's conversion scripts for exporting trained models."""
+embedded ones, prepare llama.cpp's conversion scripts for exporting trained models, and build
+llama.cpp's server for batched decoding."""
 
 from __future__ import annotations
 
@@ -50,6 +51,24 @@ def prepare_tools(sdist: Path | None, force: bool) -> None:
     try:
         click.echo(prepare_conversion_tools(sdist=sdist, force=force).root)
     except ConversionToolsError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@models.command("prepare-server")
+@click.option("--sdist", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A local llama_cpp_python-VERSION.tar.gz instead of fetching it from PyPI.")
+@click.option("--jobs", type=click.IntRange(1), default=None, help="Parallel compile jobs (default: all CPUs).")
+@click.option("--force", is_flag=True, help="Build again even when a built binary exists.")
+def prepare_server(sdist: Path | None, jobs: int | None, force: bool) -> None:
+    """Build llama.cpp's llama-server (from the llama-cpp-python sdist) into the cache, for the
+    server:MODEL backend that decodes many questions in one batch; print its path. Needs CMake and a
+    C++ compiler; about 25 minutes on 2 cores, once."""
+    from adaswitch.backends.llama_server_build import LlamaServerBuildError, build_llama_server
+    from adaswitch.learning.llama_cpp_tools import ConversionToolsError
+
+    try:
+        click.echo(build_llama_server(sdist=sdist, jobs=jobs, force=force))
+    except (LlamaServerBuildError, ConversionToolsError) as error:
         raise click.ClickException(str(error)) from error
 
 

@@ -15,7 +15,8 @@ from adaswitch.solver import DEFAULT_CLOUD, DEFAULT_LOCAL, EndpointSettings, Sol
 
 _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--local", "local", default=DEFAULT_LOCAL, show_default=True, envvar="ADASWITCH_LOCAL",
-                 help="Local model: an embedded name, a .gguf path, llama:..., openai:MODEL or fake[:SCRIPT.json]."),
+                 help="Local model: an embedded name or .gguf path (in process), server:NAME_OR_PATH (a llama.cpp "
+                      "server started here, many questions in one batch), server:URL, openai:MODEL or fake[:SCRIPT.json]."),
     click.option("--cloud", "cloud", default=DEFAULT_CLOUD, show_default=True, envvar="ADASWITCH_CLOUD",
                  help="Cloud model, same forms as --local. The default is an in-process stand-in."),
     click.option("--mode", type=click.Choice((*MODES, COT_MODE)), default="adaswitch", show_default=True,
@@ -73,7 +74,10 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--redact-pattern", "redact_pattern", multiple=True, envvar="ADASWITCH_REDACT_PATTERN",
                  help="Custom LABEL=REGEX to remove from what is sent to the cloud (repeatable)."),
     click.option("--n-ctx", type=int, default=4096, show_default=True, envvar="ADASWITCH_N_CTX",
-                 help="Context size of in-process models."),
+                 help="Context size of in-process models (per sequence for server:MODEL)."),
+    click.option("--server-slots", type=click.IntRange(1, 64), default=8, show_default=True,
+                 envvar="ADASWITCH_SERVER_SLOTS",
+                 help="Sequences a server:MODEL decodes in one batch; match it to --workers."),
 ]
 
 
@@ -118,6 +122,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
             base_url=options["local_base_url"],
             api_key=options["local_api_key"],
             n_ctx=options["n_ctx"],
+            parallel=options["server_slots"],
             grammar_field=_field(options["local_grammar_field"]),
         ),
         cloud_endpoint=EndpointSettings(
@@ -127,6 +132,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
             max_attempts=options["cloud_attempts"],
             prefix_mode=options["cloud_prefix_mode"],
             n_ctx=options["n_ctx"],
+            parallel=options["server_slots"],
             grammar_field=_field(options["cloud_grammar_field"]),
         ),
     )

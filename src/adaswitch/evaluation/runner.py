@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -110,49 +111,99 @@ def run_method(
     progress: ProgressFactory | None = None,
 ) -> RunOutcome:
     """Solve every sample of the slice that has no record yet, appending one record per sample."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config = run_config(benchmark, split, samples, method, solver)
-    _check_or_write_config(run_dir, config)
-    records_path = run_dir / RECORDS_FILE
-    done = completed_ids(records_path)
-    todo = [s for s in samples if s.id not in done]
-    bar = progress(len(samples), config.label) if progress else Progress()
-    bar.update(len(samples) - len(todo))
-    failed: list[tuple[str, str]] = []
-    lock = threading.Lock()
-    with records_path.open("a", encoding="utf-8") as out:
-
-        def finish(sample: Sample, record: EvalRecord | None, error: str | None) -> None:
-            with lock:
-                if record is not None:
-                    out.write(record.model_dump_json() + "\n")
-                    out.flush()
-                    os.fsync(out.fileno())
-                else:
-                    failed.append((sample.id, error or "unknown error"))
-                bar.update(1)
-
-        _solve_all(todo, lambda s: _evaluate(s, benchmark, method, solver), finish, workers)
-    bar.close()
-    return RunOutcome(run_dir, len(samples) - len(todo), len(todo) - len(failed), failed)
+    return run_methods([(run_dir, method)], benchmark, samples, solver, split, workers, progress)[0]
 
 
-def _solve_all(samples: list[Sample], evaluate, finish, workers: int) -> None:  # noqa: ANN001
+def run_methods(
+    runs: list[tuple[Path, Method]],
+    benchmark: Benchmark,
+    samples: list[Sample],
+    solver: Solver,
+    split: str = "test",
+    workers: int = 1,
+    progress: ProgressFactory | None = None,
+) -> list[RunOutcome]:
+    """Several methods on the same slice, each into its own run directory, through one pool of workers.
+
+    The questions of all the runs are queued method by method (a method's questions before the
+    next method's), so a later method finds the earlier ones' identical local steps in the response
+    cache, and the pool stays full across the end of one method and the start of the next: a
+    backend that batches concurrent requests is never left with a few stragglers."""
+    with ExitStack() as stack:
+        writers = [stack.enter_context(_RunWriter(run_dir, benchmark, samples, method, solver, split, progress))
+                   for run_dir, method in runs]
+        tasks = [_Task(writer, sample) for writer in writers for sample in writer.todo]
+        _solve_all(tasks, lambda task: _evaluate(task.sample, benchmark, task.writer.method, solver),
+                   lambda task, record, error: task.writer.finish(task.sample, record, error), workers)
+        return [writer.outcome() for writer in writers]
+
+
+class _RunWriter:
+    """One run directory while its samples are solved: the checked configuration, the samples
+    still to run, and the records file, appended to and fsynced one record at a time."""
+
+    def __init__(self, run_dir: Path, benchmark: Benchmark, samples: list[Sample], method: Method, solver: Solver,
+                 split: str, progress: ProgressFactory | None):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = run_config(benchmark, split, samples, method, solver)
+        _check_or_write_config(run_dir, config)
+        self.run_dir, self.method = run_dir, method
+        self.records_path = run_dir / RECORDS_FILE
+        done = completed_ids(self.records_path)
+        self.todo = [s for s in samples if s.id not in done]
+        self.total = len(samples)
+        self.failed: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._bar = progress(len(samples), config.label) if progress else Progress()
+        self._bar.update(len(samples) - len(self.todo))
+
+    def __enter__(self) -> "_RunWriter":
+        self._out = self.records_path.open("a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._out.close()
+        self._bar.close()
+
+    def finish(self, sample: Sample, record: EvalRecord | None, error: str | None) -> None:
+        with self._lock:
+            if record is not None:
+                self._out.write(record.model_dump_json() + "\n")
+                self._out.flush()
+                os.fsync(self._out.fileno())
+            else:
+                self.failed.append((sample.id, error or "unknown error"))
+            self._bar.update(1)
+
+    def outcome(self) -> RunOutcome:
+        return RunOutcome(self.run_dir, self.total - len(self.todo), len(self.todo) - len(self.failed), self.failed)
+
+
+@dataclass(frozen=True)
+class _Task:
+    writer: _RunWriter
+    sample: Sample
+
+    def __str__(self) -> str:
+        return f"{self.writer.run_dir.name}/{self.sample.id}"
+
+
+def _solve_all(tasks: list[_Task], evaluate, finish, workers: int) -> None:  # noqa: ANN001
     if workers <= 1:
-        for sample in samples:
-            finish(sample, *_safe(evaluate, sample))
+        for task in tasks:
+            finish(task, *_safe(evaluate, task))
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_safe, evaluate, sample): sample for sample in samples}
+        futures = {pool.submit(_safe, evaluate, task): task for task in tasks}
         for future in as_completed(futures):
             finish(futures[future], *future.result())
 
 
-def _safe(evaluate, sample: Sample) -> tuple[EvalRecord | None, str | None]:  # noqa: ANN001
+def _safe(evaluate, task: _Task) -> tuple[EvalRecord | None, str | None]:  # noqa: ANN001
     try:
-        return evaluate(sample), None
+        return evaluate(task), None
     except Exception as error:  # a bug or bad data must not stop the other samples
-        log.exception("sample %s failed", sample.id)
+        log.exception("%s failed", task)
         return None, f"{type(error).__name__}: {error}"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from adaswitch.benchmarks import Benchmark, Sample
 from adaswitch.evaluation.records import RECORDS_FILE
 from adaswitch.evaluation.rundir import read_records
-from adaswitch.evaluation.runner import Method, ProgressFactory, RunOutcome, run_method
+from adaswitch.evaluation.runner import Method, ProgressFactory, RunOutcome, run_methods
 from adaswitch.solver import Solver
 
 ALL_METHODS = ("local", "cloud", "adaswitch", "self-reflection", "random")
@@ -44,28 +44,25 @@ def run_sweep(
     unknown = set(methods) - set(KNOWN_METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {', '.join(KNOWN_METHODS)}")
-    outcomes: list[RunOutcome] = []
-
-    def run(method: Method, label: str) -> RunOutcome:
-        outcome = run_method(out_dir / label, benchmark, samples, method, solver, split, workers, progress)
-        outcomes.append(outcome)
-        return outcome
-
+    first: list[tuple[Path, Method]] = []
     for name in ("local", "cloud"):
         if name in methods:
-            run(Method(name), name)
+            first.append((out_dir / name, Method(name)))
     if "cot" in methods:
         role = solver.settings.cot_model
-        run(Method("cot", model=role), "cot" if role == "local" else f"cot-{role}")
+        first.append((out_dir / ("cot" if role == "local" else f"cot-{role}"), Method("cot", model=role)))
     adaswitch_dirs = []
     if "adaswitch" in methods:
         for tau in thresholds:
-            adaswitch_dirs.append(run(Method("adaswitch", threshold=tau), f"adaswitch@{tau:g}").run_dir)
+            adaswitch_dirs.append(out_dir / f"adaswitch@{tau:g}")
+            first.append((adaswitch_dirs[-1], Method("adaswitch", threshold=tau)))
     if "self-reflection" in methods:
         tau = reflection_threshold if reflection_threshold is not None else sorted(thresholds)[len(thresholds) // 2]
-        run(Method("self-reflection", threshold=tau), f"self-reflection@{tau:g}")
+        first.append((out_dir / f"self-reflection@{tau:g}", Method("self-reflection", threshold=tau)))
+    # one pool for all of them (method by method), then random at the rates AdaSwitch reached
+    outcomes = run_methods(first, benchmark, samples, solver, split, workers, progress)
     if "random" in methods:
         rates = sorted({round(cloud_step_share(d), 2) for d in adaswitch_dirs}) or [0.2]
-        for rate in rates:
-            run(Method("random", switch_rate=rate), f"random@{rate:g}")
+        randoms = [(out_dir / f"random@{rate:g}", Method("random", switch_rate=rate)) for rate in rates]
+        outcomes += run_methods(randoms, benchmark, samples, solver, split, workers, progress)
     return outcomes

@@ -132,7 +132,7 @@ def prepare_conversion_tools(
         return tools
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
-        archive = Path(sdist) if sdist is not None else _download_sdist(version, Path(scratch))
+        archive = Path(sdist) if sdist is not None else download_sdist(version, Path(scratch))
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
             count = _extract(archive, staging)
@@ -148,7 +148,8 @@ def prepare_conversion_tools(
     return tools
 
 
-def _download_sdist(version: str, into: Path) -> Path:
+def download_sdist(version: str, into: Path) -> Path:
+    """Fetch the llama-cpp-python sdist of ``version`` from PyPI into ``into``; return its path."""
     spec = f"{DISTRIBUTION}=={version}"
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
            spec, "-d", str(into)]
@@ -158,7 +159,7 @@ def _download_sdist(version: str, into: Path) -> Path:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
         raise ConversionToolsError(
             f"could not fetch the {spec} source distribution from PyPI (needed once for llama.cpp's "
-            f"conversion scripts); set {SOURCE_ENV} to a llama.cpp source directory to work offline.\n{tail}"
+            f"conversion scripts and server); set {SOURCE_ENV} to a llama.cpp source directory to work offline.\n{tail}"
         )
     return archives[0]
 

@@ -118,7 +118,8 @@ async def chat_completions(request: Request) -> Response:
     except Saturated as error:
         raise ApiError(429, f"the server is saturated ({error}); retry later", code="server_saturated",
                        headers={"Retry-After": str(settings.retry_after_s)}) from None
-    meta = render.Meta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=chat.model)
+    meta = render.Meta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=chat.model,
+                       stop=tuple(chat.stop_sequences()))
     job = dataclasses.replace(job, request_id=meta.id)
     timeout = settings.request_timeout_s
     if chat.stream:

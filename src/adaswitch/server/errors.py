@@ -55,7 +55,7 @@ def error_body(status: int, message: str, code: str | None = None, param: str | 
 
 
 def from_validation(errors: list[Any], skip: int = 0) -> ApiError:
-    """A 422 naming the first invalid field (``skip`` drops leading location parts such as "body")."""
+    """A 400 naming the first invalid field (``skip`` drops leading location parts such as "body")."""
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
     location = [str(part) for part in first.get("loc", ())][skip:]
     param = ".".join(location) or None
@@ -64,7 +64,7 @@ def from_validation(errors: list[Any], skip: int = 0) -> ApiError:
     code = "missing_required_parameter" if kind == "missing" else (
         "invalid_type" if kind.endswith(("_type", "_parsing")) else "invalid_value"
     )
-    return ApiError(422, message, code=code, param=param)
+    return ApiError(400, message, code=code, param=param)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -78,11 +78,11 @@ def install_handlers(app: FastAPI) -> None:
 
     async def request_validation(request: Request, error: RequestValidationError) -> JSONResponse:
         api = from_validation(list(error.errors()), skip=1)
-        return JSONResponse(api.body(), status_code=422)
+        return JSONResponse(api.body(), status_code=api.status)
 
     async def body_validation(request: Request, error: ValidationError) -> JSONResponse:
         api = from_validation(list(error.errors()))
-        return JSONResponse(api.body(), status_code=422)
+        return JSONResponse(api.body(), status_code=api.status)
 
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error while serving %s", request.url.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from adaswitch.trajectory import append_step
 from adaswitch.server.schemas import (
@@ -26,6 +27,20 @@ class Meta:
     id: str
     created: int
     model: str
+    stop: tuple[str, ...] = ()
+    """The request's stop sequences: the answer is cut at the first one."""
+
+
+def content(trace: Trace, meta: Meta) -> str:
+    """The answer as the message content, cut before the first of the request's stop sequences."""
+    text = trace.answer or ""
+    cuts = [i for i in (text.find(stop) for stop in meta.stop) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def finish_reason(trace: Trace) -> Literal["stop", "length"]:
+    """``length`` when the trajectory ran out of steps, else ``stop``."""
+    return "length" if trace.status == "max_steps" else "stop"
 
 
 def usage(trace: Trace) -> ChatUsage:
@@ -67,7 +82,7 @@ def completion(trace: Trace, meta: Meta) -> ChatCompletion:
         id=meta.id,
         created=meta.created,
         model=meta.model,
-        choices=[Choice(message=ResponseMessage(content=trace.answer or ""))],
+        choices=[Choice(message=ResponseMessage(content=content(trace, meta)), finish_reason=finish_reason(trace))],
         usage=usage(trace),
         adaswitch={"explanation": explanation(trace), "trace": trace.model_dump(mode="json")},
     )
@@ -78,12 +93,12 @@ def step_text(step: StepRecord) -> str:
     return append_step("", step)
 
 
-def _chunk(meta: Meta, delta: Delta, extension: dict | None, finish: bool = False) -> ChatCompletionChunk:
+def _chunk(meta: Meta, delta: Delta, extension: dict | None, finish: str | None = None) -> ChatCompletionChunk:
     return ChatCompletionChunk(
         id=meta.id,
         created=meta.created,
         model=meta.model,
-        choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+        choices=[ChunkChoice(delta=delta, finish_reason=finish)],
         adaswitch=extension,
     )
 
@@ -93,18 +108,20 @@ def role_chunk(meta: Meta) -> ChatCompletionChunk:
 
 
 def step_chunk(meta: Meta, step: StepRecord) -> ChatCompletionChunk:
+    """A step as it is committed: its text in the ``adaswitch`` extension, no content, so that the
+    joined content of a stream is the non-streamed answer."""
     extension = {"kind": "step", "index": step.index, "author": step.author, "switched": step.switched,
-                 "p_error": step.p_error}
-    return _chunk(meta, Delta(content=step_text(step)), extension)
+                 "p_error": step.p_error, "text": step_text(step)}
+    return _chunk(meta, Delta(), extension)
 
 
 def answer_chunk(meta: Meta, trace: Trace) -> ChatCompletionChunk:
     extension = {"kind": "answer", "answer_source": trace.answer_source, "explanation": explanation(trace)}
-    return _chunk(meta, Delta(content=trace.answer or ""), extension)
+    return _chunk(meta, Delta(content=content(trace, meta)), extension)
 
 
 def final_chunk(meta: Meta, trace: Trace) -> ChatCompletionChunk:
-    return _chunk(meta, Delta(), {"kind": "final", "trace": trace.model_dump(mode="json")}, finish=True)
+    return _chunk(meta, Delta(), {"kind": "final", "trace": trace.model_dump(mode="json")}, finish=finish_reason(trace))
 
 
 def usage_chunk(meta: Meta, trace: Trace) -> ChatCompletionChunk:

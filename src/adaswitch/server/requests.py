@@ -57,7 +57,21 @@ def parse_chat(body: bytes) -> ChatRequest:
         raise ApiError(400, f"the body is not valid JSON: {error}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object", code="invalid_json")
-    return ChatRequest.model_validate(data)  # a ValidationError becomes a 422
+    chat = ChatRequest.model_validate(data)  # a ValidationError becomes a 400
+    _refuse_unsupported(chat)
+    return chat
+
+
+def _refuse_unsupported(chat: ChatRequest) -> None:
+    """400 for what the server cannot do, rather than an answer that ignores it."""
+    if chat.n is not None and chat.n > 1:
+        raise ApiError(400, "n > 1 is not supported: one trajectory per request", code="unsupported_parameter", param="n")
+    if chat.tools or chat.functions:
+        param = "tools" if chat.tools else "functions"
+        raise ApiError(400, f"{param} are not supported: the agents use their own tools (calculator, search)",
+                       code="unsupported_parameter", param=param)
+    if chat.tool_choice not in (None, "none"):
+        raise ApiError(400, "tool_choice is not supported", code="unsupported_parameter", param="tool_choice")
 
 
 def choose_model(name: str, solver: SolverSettings, has_cloud: bool) -> ModelChoice:
@@ -68,18 +82,26 @@ def choose_model(name: str, solver: SolverSettings, has_cloud: bool) -> ModelCho
 
 
 def job_from_chat(chat: ChatRequest, choice: ModelChoice) -> Job:
-    """The last user message is the question; system and earlier user messages carry the QA context."""
+    """The last user message is the question; system and earlier user messages carry the QA context.
+
+    The server solves single questions: a conversation with an assistant turn before the question is
+    refused (400 ``multi_turn_unsupported``) rather than answered as if the earlier turns were not there."""
     users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
     if not users or not chat.messages[users[-1]].text().strip():
         raise ApiError(400, "the request has no user message with a question", code="missing_user_message", param="messages")
     last = users[-1]
+    if any(m.role == "assistant" for m in chat.messages[:last]):
+        raise ApiError(400, "the server solves one question per request; earlier assistant turns are not supported "
+                       "(send the question with its context in one user message)",
+                       code="multi_turn_unsupported", param="messages")
     question = chat.messages[last].text().strip()
     context = [m for i, m in enumerate(chat.messages) if m.role in _CONTEXT_ROLES and i != last]
     documents = _documents(context)
     options = chat.adaswitch
-    # A lone short system prompt ("You are a helpful assistant.") is an instruction, not a knowledge
-    # base: the family is guessed as qa only from two or more paragraphs, or set explicitly.
-    family = (options.family if options else None) or ("qa" if len(documents) >= 2 else "math")
+    # A system prompt ("You are a helpful tutor.\n\nAnswer with a number.") is an instruction, not a
+    # knowledge base: the family is qa when set explicitly or when the context names its documents
+    # (a JSON list of {"title", "text"}, or paragraphs that start with a "Title: ..." line).
+    family = (options.family if options else None) or ("qa" if any(d.title for d in documents) else "math")
     if family == "qa" and not documents:
         raise ApiError(400, "the qa family needs context: paragraphs in a system or earlier user message",
                        code="missing_context", param="messages")

@@ -1,14 +1,16 @@
 """Request and response bodies of the OpenAI-compatible API, with the ``adaswitch`` extensions.
 
-Standard fields the collaboration has no use for (temperature, max_tokens, ...) are accepted and
-ignored; fields it does read are validated, and a bad value is a 422.
+Standard fields are validated as the OpenAI API validates them (a bad value is a 400): ``stop`` cuts
+the answer; ``n`` above 1 and tools are refused with a 400 that says so; ``temperature``, ``top_p``,
+``seed`` and ``max_tokens`` are checked but do not change how the agents write (the collaboration
+decodes greedily with its own per-step budgets). Unknown fields are accepted and ignored.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 
 class TextPart(BaseModel):
@@ -49,8 +51,29 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage]
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    n: Literal[1] | None = None
+    n: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
     adaswitch: AdaswitchOptions | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _at_most_four_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return value
+
+    def stop_sequences(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [s for s in ([self.stop] if isinstance(self.stop, str) else self.stop) if s]
 
 
 # ----------------------------------------------------------------------------- responses
@@ -82,7 +105,7 @@ class ResponseMessage(BaseModel):
 class Choice(BaseModel):
     index: int = 0
     message: ResponseMessage
-    finish_reason: Literal["stop"] = "stop"
+    finish_reason: Literal["stop", "length"] = "stop"
     logprobs: None = None
 
 
@@ -105,7 +128,7 @@ class Delta(BaseModel):
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
-    finish_reason: Literal["stop"] | None = None
+    finish_reason: Literal["stop", "length"] | None = None
     logprobs: None = None
 
 

@@ -75,3 +75,26 @@ def test_import_is_light():
     code = "import sys, adaswitch; print(any(m in sys.modules for m in ('llama_cpp', 'openai', 'fastapi', 'torch', 'transformers', 'trl', 'peft', 'datasets', 'bm25s')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_eval_and_sweep_errors_are_one_line_and_come_before_any_model_loads(tmp_path):
+    missing_model = str(tmp_path / "absent.gguf")  # would fail to load, so an error about it means models loaded
+    out = str(tmp_path / "run")
+    runner = CliRunner()
+    unknown = runner.invoke(cli, ["eval", "no-such-bench", "--out", out, "--local", missing_model, "--mode", "local"])
+    assert "unknown benchmark 'no-such-bench'" in _one_line_error(unknown)
+    no_data = runner.invoke(cli, ["eval", "gsm8k", "--out", out, "--local", missing_model, "--mode", "local"],
+                            env={"ADASWITCH_DATA_DIR": str(tmp_path / "nodata")})
+    assert "absent.gguf" not in _one_line_error(no_data) and "nodata" in no_data.output
+    methods = runner.invoke(cli, ["sweep", "gsm8k", "--out", out, "--methods", "local,oracle", "--local", missing_model])
+    assert "unknown methods oracle" in _one_line_error(methods)
+    ignored = runner.invoke(cli, ["sweep", "gsm8k", "--out", out, "-t", "0.4", "--local", missing_model])
+    assert "--threshold would be ignored" in _one_line_error(ignored)
+    load = runner.invoke(cli, ["eval", "gsm8k", "--out", out, "--limit", "1", "--local", missing_model, "--mode", "local"])
+    assert "cannot load the models" in _one_line_error(load) and "absent.gguf" in load.output

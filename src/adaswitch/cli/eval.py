@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from adaswitch.cli.options import settings_from_options, solver_options
-from adaswitch.cli.runs import TqdmProgress, effective_workers, open_cache, parse_ids, with_run_options
+from adaswitch.cli.runs import TqdmProgress, effective_workers, load_slice, open_cache, open_solver, with_run_options
 
 
 @click.command("eval")
@@ -20,15 +20,12 @@ from adaswitch.cli.runs import TqdmProgress, effective_workers, open_cache, pars
 def eval_command(benchmark: str, run_dir: Path, split: str, limit: int | None, offset: int, ids: str | None,
                  workers: int, cache_path: str, progress: bool, **options: Any) -> None:
     """Evaluate one method (--mode, --threshold, ...) on BENCHMARK; rerun the same command to resume."""
-    from adaswitch.benchmarks import get_benchmark
-    from adaswitch.evaluation.runner import Method, run_method, select_samples
-    from adaswitch.solver import Solver
+    from adaswitch.evaluation.runner import Method, run_method
 
-    bench = get_benchmark(benchmark)
-    samples = select_samples(bench, split, limit, offset, parse_ids(ids))
+    bench, samples = load_slice(benchmark, split, limit, offset, ids)
     settings = settings_from_options(options)
     method = Method(settings.mode, settings.threshold, settings.switch_rate, model=settings.cot_model)
-    with open_cache(cache_path) as cache, Solver(settings, cache=cache) as solver:
+    with open_cache(cache_path) as cache, open_solver(settings, cache) as solver:
         outcome = run_method(run_dir, bench, samples, method, solver, split, effective_workers(solver, workers),
                              TqdmProgress if progress else None)
     click.echo(f"{run_dir}: {outcome.done_before} already done, {outcome.ran} run now, {len(outcome.failed)} failed")

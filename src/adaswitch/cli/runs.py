@@ -63,6 +63,39 @@ def open_cache(cache_path: str) -> Iterator["ResponseCache | None"]:
         cache.close()
 
 
+def load_slice(benchmark: str, split: str, limit: int | None, offset: int, ids: str | None) -> tuple[Any, list[Any]]:
+    """The benchmark and its samples, or a one-line error (unknown name, missing data, bad split),
+    before any model loads."""
+    from adaswitch.benchmarks import DataNotFoundError, get_benchmark
+    from adaswitch.evaluation.runner import select_samples
+
+    try:
+        bench = get_benchmark(benchmark)
+        samples = select_samples(bench, split, limit, offset, parse_ids(ids))
+    except KeyError as error:
+        raise click.UsageError(str(error.args[0] if error.args else error)) from None
+    except (DataNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    if not samples:
+        raise click.ClickException(f"{bench.name} {split}: no samples in that slice")
+    return bench, samples
+
+
+@contextmanager
+def open_solver(settings: Any, cache: "ResponseCache | None") -> Iterator[Any]:
+    """The solver for ``settings``; a model that cannot load is a one-line error."""
+    from adaswitch.backends.base import BackendError
+    from adaswitch.embedded import EmbeddedModelError
+    from adaswitch.solver import Solver
+
+    try:
+        solver = Solver(settings, cache=cache)
+    except (BackendError, EmbeddedModelError, FileNotFoundError, ValueError) as error:
+        raise click.ClickException(f"cannot load the models: {error}") from None
+    with solver:
+        yield solver
+
+
 def parse_ids(ids: str | None) -> list[str] | None:
     return [i.strip() for i in ids.split(",") if i.strip()] if ids else None
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from adaswitch.cli.options import settings_from_options, solver_options
-from adaswitch.cli.runs import TqdmProgress, effective_workers, open_cache, parse_ids, with_run_options
+from adaswitch.cli.runs import TqdmProgress, effective_workers, load_slice, open_cache, open_solver, with_run_options
 
 
 @click.command()
@@ -27,21 +27,22 @@ def sweep(benchmark: str, out_dir: Path, thresholds: str, methods: str, reflecti
           split: str, limit: int | None, offset: int, ids: str | None, workers: int, cache_path: str,
           progress: bool, **options: Any) -> None:
     """Run every method on one BENCHMARK slice; rerun the same command to resume."""
-    from adaswitch.benchmarks import get_benchmark
-    from adaswitch.evaluation.runner import select_samples
-    from adaswitch.evaluation.sweep import run_sweep
-    from adaswitch.solver import Solver
+    from adaswitch.evaluation.sweep import KNOWN_METHODS, run_sweep
 
     try:
         taus = sorted({float(t) for t in thresholds.split(",") if t.strip()})
     except ValueError as error:
-        raise click.BadParameter(f"thresholds must be numbers: {error}") from error
-    bench = get_benchmark(benchmark)
-    samples = select_samples(bench, split, limit, offset, parse_ids(ids))
+        raise click.BadParameter(f"thresholds must be numbers: {error}", param_hint="--thresholds") from None
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    if unknown := sorted(set(chosen) - set(KNOWN_METHODS)):
+        raise click.BadParameter(f"unknown methods {', '.join(unknown)}; expected some of {', '.join(KNOWN_METHODS)}",
+                                 param_hint="--methods")
+    _refuse_single_run_options(click.get_current_context())
+    bench, samples = load_slice(benchmark, split, limit, offset, ids)
     options["mode"] = "adaswitch"  # load both models; each run sets its own mode
     settings = settings_from_options(options)
-    with open_cache(cache_path) as cache, Solver(settings, cache=cache) as solver:
-        outcomes = run_sweep(out_dir, bench, samples, solver, taus, [m.strip() for m in methods.split(",")],
+    with open_cache(cache_path) as cache, open_solver(settings, cache) as solver:
+        outcomes = run_sweep(out_dir, bench, samples, solver, taus, chosen,
                              reflection_threshold, split, effective_workers(solver, workers),
                              TqdmProgress if progress else None)
     failed = [f for o in outcomes for f in o.failed]
@@ -55,3 +56,15 @@ def sweep(benchmark: str, out_dir: Path, thresholds: str, methods: str, reflecti
     write_markdown(built, out_dir / "report.md")
     write_html(built, out_dir / "report.html")
     click.echo(markdown(built))
+
+
+def _refuse_single_run_options(ctx: click.Context) -> None:
+    """A sweep runs every method at every threshold: options that choose one run would be ignored."""
+    from click.core import ParameterSource
+
+    given = [name for name in ("mode", "threshold", "switch_rate")
+             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise click.UsageError(f"sweep runs every method: {flags} would be ignored; choose methods with --methods "
+                               "and thresholds with --thresholds (random follows the rates AdaSwitch reaches)")

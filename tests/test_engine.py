@@ -418,3 +418,29 @@ def test_a_repeated_paragraph_is_a_wasted_step():
 def test_unknown_step_formats_are_refused():
     with pytest.raises(ValueError, match="step format"):
         EngineSettings(step_format="haiku")
+
+
+def test_a_thought_that_uses_up_the_step_budget_still_gets_its_action():
+    from adaswitch.engine import ACTION_TOKENS
+
+    long_thought = " First list the numbers: " + " ".join(str(n) for n in range(40))
+    script = FakeScript(rules=[
+        FakeReply(match=r"Thought 1:$", text=long_thought),
+        FakeReply(match=r"\nAction 1: $", text="calculate[3 + 4]\n"),
+        FakeReply(match=r"Thought 2:$", text=" Done.\nAction 2: finish[7]"),
+    ])
+    local = FakeBackend(script, name="fake-long")
+    local.honours_grammar = True
+    trace = engine(local, None, "local", max_step_tokens=12).solve(QUESTION)
+    first = trace.steps[0]
+    assert first.action is not None and first.action.tool == "calculate" and first.observation == "7"
+    assert [c.purpose for c in first.calls] == ["step", "action"]
+    action_request = local.requests[1]
+    assert action_request.grammar.startswith("root ::= action") and action_request.max_tokens == ACTION_TOKENS
+    assert action_request.messages[-1].content.endswith(" 6 7\nAction 1: ")
+    assert trace.answer == "7"
+    # without a grammar the engine cannot rely on the action being readable: the step stays forced
+    plain = FakeBackend(script, name="fake-long")
+    unconstrained = engine(plain, None, "local", max_step_tokens=12).solve(QUESTION)
+    assert unconstrained.steps[0].action is None and len(plain.requests[0].messages) and "action" not in [
+        c.purpose for c in unconstrained.steps[0].calls]

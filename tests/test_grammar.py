@@ -24,6 +24,17 @@ from adaswitch.tools.search import KnowledgeBase
 MAX_WALK_TOKENS = 400
 
 
+def _text(walked: bytes) -> str | None:
+    """The walked bytes as text; None when they are not UTF-8. A random walk can pick byte-level
+    tokens that split a multi-byte character in ways no model writes and llama.cpp's grammar does not
+    check byte by byte (seen once in many thousand walks: 0xf4 then a non-continuation byte); the
+    backend's decoder would replace such bytes, and the property is about readable steps."""
+    try:
+        return walked.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 class Vocabulary:
     """SmolLM2's vocabulary (no weights), with helpers to walk and check a grammar over it."""
 
@@ -60,10 +71,10 @@ class Vocabulary:
                 ok = np.isfinite(masked)
                 assert ok.any(), "the grammar admits no next token"
                 if (ok & self.eog).any() and rng.random() < 0.5:
-                    return out.decode("utf-8")
+                    return _text(out)
                 choices = np.flatnonzero(ok & ~self.eog)
                 if not choices.size:
-                    return out.decode("utf-8")
+                    return _text(out)
                 token = int(rng.choice(choices))
                 constraint.accept(token)
                 out += self.piece(token)

@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from adaswitch.actions import Action, ParsedStep, ToolResult
-from adaswitch.backends.base import Completion, CompletionRequest
+from adaswitch.backends.base import Completion, CompletionRequest, Message
 from adaswitch.documents import Document
-from adaswitch.grammar import AnswerType, answer_type_for, step_grammar
+from adaswitch.grammar import AnswerType, action_grammar, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
-from adaswitch.model import Model, ModelFailure, call_record
+from adaswitch.model import Model, ModelFailure, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
 from adaswitch.prompts import STEP_FORMATS, TaskPrompts, task_prompts
@@ -30,6 +30,8 @@ from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
 from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number
 
+ACTION_TOKENS = 64
+"""Token budget of an action decoded on its own after a thought that used up the step's tokens."""
 _LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
 
 
@@ -65,7 +67,7 @@ class Candidate:
     result: ToolResult | None
     text: str
     completion: Completion
-    call: CallRecord
+    calls: list[CallRecord]
     faults: list[FaultRecord]
     judgment: Judgment | None = None
 
@@ -270,7 +272,7 @@ class Collaboration:
                 kept = candidate
                 break
         kept = kept or tried[0]
-        calls = [c.call for c in tried]
+        calls = [call for c in tried for call in c.calls]
         faults = [fault for c in tried for fault in c.faults]
         return kept, calls, faults, [c.proposal() for c in tried if c is not kept]
 
@@ -286,7 +288,7 @@ class Collaboration:
         for attempt in range(1, self.policy.max_retries + 1):
             seed = self.settings.seed * 100_003 + index * 101 + attempt
             retry = self._write(self.local, run, index, self.settings.retry_temperature, seed, purpose="retry")
-            calls.append(retry.call)
+            calls.extend(retry.calls)
             faults += retry.faults
             self._judge(run, index, retry, calls)
             tried.append(retry)
@@ -330,13 +332,53 @@ class Collaboration:
                 raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
             raise
         completion = reply.completion
+        calls = [call_record(reply, model.role, purpose, constrained=constrained)]
+        faults = list(reply.faults)
+        if constrained and completion.finish_reason == "length" and f"Action {index}:" not in completion.text:
+            completion, action_reply = self._complete_action(model, run, request, completion, index)
+            calls.append(call_record(action_reply, model.role, "action", constrained=True))
+            faults += action_reply.faults
         if run.prompts.step_format == "paragraphs":
             raw, parsed, text = read_paragraph_step(completion.text, run.trajectory, run.prompts.family)
         else:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
-        call = call_record(reply, model.role, purpose, constrained=constrained)
-        return Candidate(model.role, raw, parsed, result, text, completion, call, reply.faults)
+        return Candidate(model.role, raw, parsed, result, text, completion, calls, faults)
+
+    def _complete_action(
+        self, model: Model, run: _Run, request: CompletionRequest, first: Completion, index: int
+    ) -> tuple[Completion, Reply]:
+        """Give a thought that used up the step's tokens its action: ``Action N: `` follows the thought
+        so far, and the action alone is decoded under its grammar (within :data:`ACTION_TOKENS`).
+
+        Without this a long thought (a list of numbers, digits one token each) never reaches its action
+        and the step is forced to p = 1; with it the step is what the model would act on next."""
+        thought = first.text.rstrip()
+        bridge = f"\nAction {index}: "
+        messages = [*request.messages[:-1],
+                    Message(role="assistant", content=request.messages[-1].content + thought + bridge)]
+        follow = request.model_copy(update={
+            "messages": messages, "max_tokens": ACTION_TOKENS,
+            "grammar": action_grammar(run.prompts.family, run.answer_type),
+        })
+        try:
+            reply = model.complete(follow)
+        except ModelFailure as failure:
+            if model.role == "local":
+                raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
+            raise
+        second = reply.completion
+        logprobs = (first.logprobs or []) + (second.logprobs or []) if first.logprobs is not None else None
+        merged = Completion(
+            text=thought + bridge + second.text,
+            prompt_tokens=first.prompt_tokens,
+            completion_tokens=first.completion_tokens + second.completion_tokens,
+            recomputed_prompt_tokens=first.recomputed_prompt_tokens + second.recomputed_prompt_tokens,
+            finish_reason=second.finish_reason,
+            latency_s=first.latency_s + second.latency_s,
+            logprobs=logprobs,
+        )
+        return merged, reply
 
     def _judge(self, run: _Run, index: int, candidate: Candidate, calls: list[CallRecord]) -> None:
         earlier = [step.action for step in run.steps if step.action is not None]

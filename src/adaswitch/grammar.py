@@ -92,6 +92,18 @@ def step_grammar(family: str, index: int, answer_type: str | None = None) -> str
     action of the family's tools or ``finish``, and optionally the newline that ends the line (so
     that a token such as ``]\n`` stays available to the model).
     """
+    thought = f"thought ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_THOUGHT_CHARS - 1}}}"
+    root = f'root ::= " " thought ("\\n" | " ") "Action {index}: " action "\\n"?'
+    return "\n".join([root, thought, *_action_rules(family, answer_type)]) + "\n"
+
+
+def action_grammar(family: str, answer_type: str | None = None) -> str:
+    """The GBNF grammar of an action alone (what follows ``Action N: ``), with the newline that may
+    end it: used to finish a step whose thought ran out of tokens before its action."""
+    return "\n".join(['root ::= action "\\n"?', *_action_rules(family, answer_type)]) + "\n"
+
+
+def _action_rules(family: str, answer_type: str | None) -> list[str]:
     answer = _ANSWERS[answer_type_for(family, answer_type)]
     if family == "math":
         tools = 'action ::= "calculate[" expression "]" | "finish[" answer "]"'
@@ -101,6 +113,4 @@ def step_grammar(family: str, index: int, answer_type: str | None = None) -> str
         rules = f"query ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_QUERY_CHARS - 1}}}\n"
     else:
         raise ValueError(f"unknown task family {family!r}")
-    thought = f"thought ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_THOUGHT_CHARS - 1}}}"
-    root = f'root ::= " " thought ("\\n" | " ") "Action {index}: " action "\\n"?'
-    return "\n".join([root, thought, tools, answer, rules.strip()]) + "\n"
+    return [tools, answer, rules.strip()]

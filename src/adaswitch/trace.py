@@ -18,7 +18,8 @@ from adaswitch.usage import Usage
 TRACE_VERSION = 1
 
 Agent = Literal["local", "cloud"]
-CallPurpose = Literal["step", "judge", "retry", "resample"]
+CallPurpose = Literal["step", "judge", "retry", "resample", "action"]
+"""``action``: the action of a step whose thought used up the step's tokens, decoded on its own."""
 
 
 class CallRecord(BaseModel):

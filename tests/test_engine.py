@@ -322,6 +322,27 @@ def test_a_step_wasted_on_every_try_is_kept_once_with_its_tries_recorded():
     assert trace.answer == "7"
 
 
+def test_under_a_grammar_a_step_wasted_on_every_try_must_answer():
+    # the fake ignores grammars, so the finish-only try is told apart by its grammar
+    class AnswersWhenMade(FakeBackend):
+        def complete(self, request):
+            if request.grammar is not None and '"calculate["' not in request.grammar:
+                return super().complete(request.model_copy(update={"messages": [
+                    *request.messages[:-1], request.messages[-1].model_copy(update={"content": "FINISH ONLY"})]}))
+            return super().complete(request)
+
+    local = AnswersWhenMade(FakeScript(rules=[
+        step(1, " Add.\nAction 1: calculate[3 + 4]"), step(2, " Again.\nAction 2: calculate[3 + 4]"),
+        FakeReply(match="FINISH ONLY", text=" So she has 7.\nAction 2: finish[7]")]))
+    local.honours_grammar = True
+    trace = engine(local, None, "local", waste_retries=2).solve(QUESTION)
+    second = trace.steps[1]
+    assert second.action.render() == "finish[7]" and trace.answer == "7" and len(trace.steps) == 2
+    assert len(second.wasted) == 3 and [c.purpose for c in second.calls] == ["step", "resample", "resample", "resample"]
+    finish_only = local.requests[-1].grammar
+    assert 'action ::= "finish[" answer "]"' in finish_only and "search[" not in finish_only
+
+
 def test_handoff_mode_has_the_cloud_write_exactly_the_chosen_steps():
     local = local_backend(rules=[step(1, " Wrong.\nAction 1: calculate[3 * 4]"), step(2, " She has 7.\nAction 2: finish[7]")])
     cloud = cloud_backend()

@@ -256,9 +256,11 @@ class Collaboration:
         self, model: Model, run: _Run, index: int
     ) -> tuple[Candidate, list[CallRecord], list[FaultRecord], list[Proposal]]:
         """Write a step; while it is wasted (:func:`wasted_step`) re-sample it, at most
-        ``waste_retries`` times. Returns the step kept, every call and fault, and the discarded
-        proposals. When every try is wasted the first one is kept (its judgment forces p = 1 when
-        it repeats a call)."""
+        ``waste_retries`` times; when every re-sample is wasted too and the step is decoded under the
+        grammar, write it once more with ``finish`` as the only action (greedy): a model that repeats
+        a search or a calculation after seeing its result is asked for its answer. Returns the step
+        kept, every call and fault, and the discarded proposals. When every try is wasted the first
+        one is kept (its judgment forces p = 1 when it repeats a call)."""
         tried: list[Candidate] = []
         kept: Candidate | None = None
         for attempt in range(self.settings.waste_retries + 1):
@@ -271,6 +273,12 @@ class Collaboration:
             if not wasted_step(candidate.parsed, candidate.result, run.steps):
                 kept = candidate
                 break
+        if kept is None and self._constrained(model, run):
+            # the model keeps repeating itself after what it found: the step must answer instead
+            candidate = self._write(model, run, index, purpose="resample", finish_only=True)
+            tried.append(candidate)
+            if not wasted_step(candidate.parsed, candidate.result, run.steps):
+                kept = candidate
         kept = kept or tried[0]
         calls = [call for c in tried for call in c.calls]
         faults = [fault for c in tried for fault in c.faults]
@@ -308,13 +316,14 @@ class Collaboration:
         temperature: float = 0.0,
         seed: int | None = None,
         purpose: Literal["step", "retry", "resample"] = "step",
+        finish_only: bool = False,
     ) -> Candidate:
         want_logprobs = model.role == "local" and bool(self.introspector and self.introspector.needs_logprobs)
         question = run.question
         if run.hint and model.role == "cloud":
             question = f"{run.question}\n\n{run.hint}"
-        constrained = self.settings.constrain and model.honours_grammar and run.prompts.step_format == "react"
-        grammar = step_grammar(run.prompts.family, index, run.answer_type) if constrained else None
+        constrained = self._constrained(model, run)
+        grammar = step_grammar(run.prompts.family, index, run.answer_type, finish_only=finish_only) if constrained else None
         request = CompletionRequest(
             messages=run.prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
@@ -344,6 +353,10 @@ class Collaboration:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
         return Candidate(model.role, raw, parsed, result, text, completion, calls, faults)
+
+    def _constrained(self, model: Model, run: _Run) -> bool:
+        """Whether ``model``'s steps are decoded under the step grammar."""
+        return self.settings.constrain and model.honours_grammar and run.prompts.step_format == "react"
 
     def _complete_action(
         self, model: Model, run: _Run, request: CompletionRequest, first: Completion, index: int

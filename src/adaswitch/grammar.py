@@ -83,18 +83,19 @@ def answer_type_for(family: str, answer_type: str | None = None) -> AnswerType:
         raise ValueError(f"unknown task family {family!r}") from None
 
 
-def step_grammar(family: str, index: int, answer_type: str | None = None) -> str:
+def step_grammar(family: str, index: int, answer_type: str | None = None, *, finish_only: bool = False) -> str:
     """The GBNF grammar of step ``index`` (what follows ``Thought {index}:``) for a task family.
 
     The step is a space, a thought of 1 to :data:`MAX_THOUGHT_CHARS` characters on one line with
     no square brackets (an action belongs after its label), a newline or a space (small models
     often write the label on the thought's line), ``Action {index}: ``, one
     action of the family's tools or ``finish``, and optionally the newline that ends the line (so
-    that a token such as ``]\n`` stays available to the model).
+    that a token such as ``]\n`` stays available to the model). With ``finish_only`` the action can
+    only be ``finish``: the step must answer.
     """
     thought = f"thought ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_THOUGHT_CHARS - 1}}}"
     root = f'root ::= " " thought ("\\n" | " ") "Action {index}: " action "\\n"?'
-    return "\n".join([root, thought, *_action_rules(family, answer_type)]) + "\n"
+    return "\n".join([root, thought, *_action_rules(family, answer_type, finish_only)]) + "\n"
 
 
 def action_grammar(family: str, answer_type: str | None = None) -> str:
@@ -103,14 +104,16 @@ def action_grammar(family: str, answer_type: str | None = None) -> str:
     return "\n".join(['root ::= action "\\n"?', *_action_rules(family, answer_type)]) + "\n"
 
 
-def _action_rules(family: str, answer_type: str | None) -> list[str]:
+def _action_rules(family: str, answer_type: str | None, finish_only: bool = False) -> list[str]:
     answer = _ANSWERS[answer_type_for(family, answer_type)]
+    if family not in ("math", "qa"):
+        raise ValueError(f"unknown task family {family!r}")
+    if finish_only:
+        return ['action ::= "finish[" answer "]"', answer]
     if family == "math":
         tools = 'action ::= "calculate[" expression "]" | "finish[" answer "]"'
         rules = _ARITHMETIC
     elif family == "qa":
         tools = 'action ::= "search[" query "]" | "finish[" answer "]"'
         rules = f"query ::= {_FIRST_CHAR} {_TEXT_CHAR}{{0,{MAX_QUERY_CHARS - 1}}}\n"
-    else:
-        raise ValueError(f"unknown task family {family!r}")
     return [tools, answer, rules.strip()]

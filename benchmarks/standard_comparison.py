@@ -8,7 +8,11 @@ records how it was made and how long it took in ``docs/results/run_info.json``. 
 continue.
 
 Usage: python benchmarks/standard_comparison.py [--limit 30] [--limits math500=10,2wiki=10]
-       [--benchmarks gsm8k,svamp,...]
+       [--offsets gsm8k=200] [--benchmarks gsm8k,svamp,...] [--workers 8] [--step-format paragraphs]
+
+With ``--workers N`` above 1 both models run behind llama.cpp servers (``server:MODEL``) that
+decode N questions in one batch (``benchmarks/throughput.py`` measures the gain); the run
+directories of an in-process comparison cannot be resumed that way (their model identity differs).
 """
 
 from __future__ import annotations
@@ -46,15 +50,24 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/standard"))
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--note", default="", help="recorded in run_info.json (e.g. what the cache held)")
+    parser.add_argument("--offsets", default="", help="per-benchmark first question, e.g. gsm8k=200")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="above 1: both models behind llama.cpp servers, this many questions at once")
+    parser.add_argument("--step-format", default="react", choices=("react", "paragraphs"))
     args = parser.parse_args()
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
     limits = {name: args.limit for name in benchmarks} | parse_limits(args.limits)
+    offsets = parse_limits(args.offsets)
+    served = args.workers > 1
+    models = ["--local", "server:qwen2.5-coder-0.5b", "--cloud", "server:qwen2.5-coder-1.5b",
+              "--workers", str(args.workers), "--server-slots", str(args.workers)] if served else []
     timings = {}
     for name in benchmarks:
         started = time.perf_counter()
         command = [sys.executable, "-m", "adaswitch.cli.__main__", "sweep", name, "--limit", str(limits[name]),
-                   "--out", str(args.runs / name), "--thresholds", args.thresholds, "--no-progress"]
+                   "--offset", str(offsets.get(name, 0)), "--out", str(args.runs / name),
+                   "--thresholds", args.thresholds, "--step-format", args.step_format, "--no-progress", *models]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         timings[name] = round(time.perf_counter() - started, 1)
         print(f"{name}: {timings[name]} s", flush=True)
@@ -67,9 +80,12 @@ def main() -> None:
         "command": " ".join(["python", *sys.argv]),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs, no GPU",
-        "local": "qwen2.5-coder-0.5b (in process)",
-        "cloud": "qwen2.5-coder-1.5b (in-process stand-in)",
-        "slice": "first N questions of each benchmark's evaluation split",
+        "local": "qwen2.5-coder-0.5b " + ("(llama.cpp server)" if served else "(in process)"),
+        "cloud": "qwen2.5-coder-1.5b " + ("(llama.cpp server stand-in)" if served else "(in-process stand-in)"),
+        "workers": args.workers,
+        "step_format": args.step_format,
+        "slice": "N questions of each benchmark's evaluation split from its offset (default 0)",
+        "offsets": {name: offsets.get(name, 0) for name in benchmarks},
         "questions_per_benchmark": {name: limits[name] for name in benchmarks},
         "thresholds": args.thresholds,
         "seconds_per_benchmark": timings,

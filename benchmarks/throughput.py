@@ -83,6 +83,24 @@ def side_summary(side: str, out: Path) -> dict:
             "qph": round(added / methods / (seconds / 3600), 2) if seconds else None, "runs": runs}
 
 
+def model_work(side: str, out: Path) -> dict:
+    """Tokens each agent generated and prompt tokens it had to compute (not served from its KV cache),
+    over the calls that reached a model (response-cache hits excluded): where the time went."""
+    work: dict[str, int] = {}
+    for path in sorted((out / side / "sweep").glob(f"*/{RECORDS_FILE}")):
+        for record in read_records(path):
+            for step in record.trace.steps:
+                for call in step.calls:
+                    if call.cached:
+                        work["cached_calls"] = work.get("cached_calls", 0) + 1
+                        continue
+                    for key, value in ((f"{call.agent}_calls", 1),
+                                       (f"{call.agent}_generated_tokens", call.completion_tokens),
+                                       (f"{call.agent}_computed_prompt_tokens", call.recomputed_prompt_tokens)):
+                        work[key] = work.get(key, 0) + value
+    return work
+
+
 def summarise(args: argparse.Namespace, out: Path) -> dict:
     base, par = side_summary("baseline", out), side_summary("parallel", out)
     methods = {}
@@ -105,6 +123,7 @@ def summarise(args: argparse.Namespace, out: Path) -> dict:
         "baseline_qph": base["qph"], "parallel_qph": par["qph"], "ratio": round(ratio, 2) if ratio else None,
         "baseline_seconds": base["seconds"], "parallel_seconds": par["seconds"],
         "baseline_records": base["records"], "parallel_records": par["records"],
+        "baseline_work": model_work("baseline", out), "parallel_work": model_work("parallel", out),
         "methods": methods,
     }
 

@@ -321,3 +321,9 @@ def test_a_grammar_llama_cpp_cannot_read_is_a_clear_request_error(backend):
     with pytest.raises(BackendError, match="grammar") as info:
         backend.complete(CompletionRequest(messages=[SYSTEM, QUESTION], max_tokens=4, grammar="root ::= ("))
     assert info.value.kind == "invalid_request" and not info.value.retryable
+
+
+def test_count_tokens_matches_what_a_completion_reports(backend):
+    messages = [SYSTEM, QUESTION]
+    reply = backend.complete(CompletionRequest(messages=messages, max_tokens=1))
+    assert backend.count_tokens(messages) == reply.prompt_tokens and backend.context_size == 2048

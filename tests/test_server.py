@@ -324,6 +324,18 @@ def test_an_ordinary_system_prompt_keeps_the_math_family(server: ServerThread):
     assert trace_of(response)["family"] == "math" and response.choices[0].message.content == "7"
 
 
+def test_a_question_too_long_for_the_local_model_is_a_400_before_any_model_call():
+    local = local_fake()
+    local.context_size = 1000  # the fake counts words; the prompt of a short question has about 450
+    with running(make_solver(local=local)) as srv:
+        long_question = "Ann counts apples. " * 300 + QUESTION
+        with pytest.raises(openai.BadRequestError) as error:
+            client(srv).chat.completions.create(model="adaswitch", messages=[{"role": "user", "content": long_question}])
+        assert error.value.code == "context_length_exceeded" and "prompt tokens" in error.value.message
+        assert local.requests == []  # refused before the model saw it
+        assert client(srv).chat.completions.create(model="adaswitch", messages=USER).choices[0].message.content == "7"
+
+
 def test_bodies_over_the_limit_get_413_by_header_or_by_size():
     with running(max_body_bytes=2048) as srv:
         url = srv.base_url + "/chat/completions"

@@ -17,6 +17,8 @@ from adaswitch.backends.cpu_gate import CpuGate
 from adaswitch.cot import COT_MODE, DEFAULT_COT_MAX_TOKENS, CotSettings, answer_kind, solve_cot
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings, StepCallback
+from adaswitch.grammar import answer_type_for
+from adaswitch.prompts import task_prompts
 from adaswitch.introspection import INTROSPECTORS, Introspector, make_introspector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
@@ -140,6 +142,19 @@ class Solver:
         """True when a model runs in this process (one worker at a time)."""
         models = [self.local] + ([self.cloud] if self.cloud else [])
         return any(m.backend.in_process for m in models)
+
+    def prompt_overflow(self, question: str, family: str = "math", knowledge: list[Document] | None = None,
+                        answer_type: str | None = None) -> tuple[int, int] | None:
+        """``(tokens, room)`` when the first step's prompt for this question leaves the local model no
+        room for the step's tokens (``tokens > room``); None when it fits or the backend cannot count."""
+        backend = self.local.backend
+        if backend.context_size is None:
+            return None
+        engine = self.collaboration().settings
+        prompts = task_prompts(engine.step_format, family, answer_type_for(family, answer_type), knowledge)
+        tokens = backend.count_tokens(prompts.step_messages(question, "", 1), continue_final=True)
+        room = backend.context_size - engine.max_step_tokens
+        return (tokens, room) if tokens is not None and tokens > room else None
 
     def collaboration(
         self, mode: str | None = None, threshold: float | None = None, switch_rate: float | None = None

@@ -137,6 +137,8 @@ class Backend(ABC):
     """Length of the vectors :meth:`hidden_state` returns, when the backend can read them."""
     honours_grammar: bool = False
     """True when :meth:`complete` decodes under ``CompletionRequest.grammar``."""
+    context_size: int | None = None
+    """Tokens one request may hold (prompt and completion), when the backend knows it."""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion:
@@ -179,6 +181,10 @@ class Backend(ABC):
             "use another introspection signal",
             retryable=False,
         )
+
+    def count_tokens(self, messages: list[Message], *, continue_final: bool = False) -> int | None:
+        """Prompt tokens of a conversation as this backend would send it; None when it cannot tell."""
+        return None
 
     def identity_settings(self) -> dict[str, Any]:
         """Settings besides the model file that change the reply to a given request (an endpoint's

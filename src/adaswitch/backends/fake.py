@@ -83,6 +83,10 @@ class FakeBackend(Backend):
         script = FakeScript.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return cls(script, name=name or f"fake:{Path(path).name}")
 
+    def count_tokens(self, messages: list[Message], *, continue_final: bool = False) -> int:
+        """Words, as the fake counts its prompt tokens (without touching its prompt cache)."""
+        return len(" ".join(f"<{m.role}> {m.content}" for m in messages).split())
+
     def identity_settings(self) -> dict[str, str]:
         """The script is the fake's model: two scripts are two models."""
         return {"script_sha256": self._script_sha256}

@@ -103,6 +103,13 @@ class LlamaCppBackend(Backend):
     def n_ctx(self) -> int:
         return self._n_ctx
 
+    @property
+    def context_size(self) -> int:  # type: ignore[override]
+        return self._n_ctx
+
+    def count_tokens(self, messages: list[Message], *, continue_final: bool = False) -> int:
+        return len(self.tokenize_prompt(messages, continue_final=continue_final))
+
     def render_prompt(self, messages: list[Message], *, continue_final: bool = False) -> str:
         """The prompt text this backend feeds the model for a conversation."""
         return self.template.render(messages, continue_final=continue_final)

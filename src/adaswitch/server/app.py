@@ -113,6 +113,11 @@ async def chat_completions(request: Request) -> Response:
     solver: Solver = state.solver
     chat = parse_chat(await read_body(request, settings.max_body_bytes))
     job = job_from_chat(chat, choose_model(chat.model, solver.settings, solver.cloud is not None))
+    if overflow := solver.prompt_overflow(job.question, job.family, job.knowledge):
+        tokens, room = overflow
+        raise ApiError(400, f"the question and its context take {tokens} prompt tokens; the local model has room "
+                       f"for {room} (its context less one step's tokens)", code="context_length_exceeded",
+                       param="messages")
     try:
         ticket = state.gate.admit()
     except Saturated as error:

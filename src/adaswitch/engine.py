@@ -334,12 +334,7 @@ class Collaboration:
             seed=seed if seed is not None else self.settings.seed,
             grammar=grammar,
         )
-        try:
-            reply = model.complete(request)
-        except ModelFailure as failure:
-            if model.role == "local":
-                raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
-            raise
+        reply = self._complete(model, request)
         completion = reply.completion
         calls = [call_record(reply, model.role, purpose, constrained=constrained)]
         faults = list(reply.faults)
@@ -353,6 +348,16 @@ class Collaboration:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
         return Candidate(model.role, raw, parsed, result, text, completion, calls, faults)
+
+    @staticmethod
+    def _complete(model: Model, request: CompletionRequest) -> Reply:
+        """One completion; a failure of the local agent fails the question, the cloud's goes up."""
+        try:
+            return model.complete(request)
+        except ModelFailure as failure:
+            if model.role == "local":
+                raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
+            raise
 
     def _constrained(self, model: Model, run: _Run) -> bool:
         """Whether ``model``'s steps are decoded under the step grammar."""
@@ -374,12 +379,7 @@ class Collaboration:
             "messages": messages, "max_tokens": ACTION_TOKENS,
             "grammar": action_grammar(run.prompts.family, run.answer_type),
         })
-        try:
-            reply = model.complete(follow)
-        except ModelFailure as failure:
-            if model.role == "local":
-                raise QuestionFailed(f"local agent failed: {failure}", _mark(failure.faults, "failed_question"))
-            raise
+        reply = self._complete(model, follow)
         second = reply.completion
         logprobs = (first.logprobs or []) + (second.logprobs or []) if first.logprobs is not None else None
         merged = Completion(

@@ -150,7 +150,7 @@ class Solver:
         backend = self.local.backend
         if backend.context_size is None:
             return None
-        engine = self.collaboration().settings
+        engine = self.engine_settings()
         prompts = task_prompts(engine.step_format, family, answer_type_for(family, answer_type), knowledge)
         tokens = backend.count_tokens(prompts.step_messages(question, "", 1), continue_final=True)
         room = backend.context_size - engine.max_step_tokens
@@ -167,7 +167,13 @@ class Solver:
             s.max_retries,
             s.cloud_steps,
         )
-        engine = EngineSettings(
+        introspector = self.introspector if policy.needs_probability else None
+        return Collaboration(self.local, self.cloud, policy, introspector, self.engine_settings())
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine's settings, the format's defaults filled in."""
+        s = self.settings
+        return EngineSettings(
             max_steps=s.max_steps or (16 if s.step_format == "paragraphs" else 10),
             max_step_tokens=s.max_step_tokens or (256 if s.step_format == "paragraphs" else 160),
             step_format=s.step_format,
@@ -175,8 +181,6 @@ class Solver:
             seed=s.seed,
             constrain=s.constrain,
         )
-        introspector = self.introspector if policy.needs_probability else None
-        return Collaboration(self.local, self.cloud, policy, introspector, engine)
 
     def solve(
         self,

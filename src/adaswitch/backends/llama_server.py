@@ -18,7 +18,6 @@ through the server: the hidden-state probe needs the in-process backend.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from adaswitch.backends.base import (
 )
 from adaswitch.backends.cpu_gate import CpuGate
 from adaswitch.backends.llama_server_process import LlamaServerProcess, ServerSettings
+from adaswitch.backends.openai_compat import decode_body, error_text, logprob_value
 from adaswitch.chat_template import ChatTemplate
 
 PROBE_TOP_K = 50
@@ -155,10 +155,10 @@ class LlamaServerBackend(Backend):
     # -- wire -------------------------------------------------------------------------------
 
     def _get(self, path: str) -> dict[str, Any]:
-        return self._decoded(self._call("GET", path, None))
+        return decode_body(self._call("GET", path, None).content)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._decoded(self._call("POST", path, body))
+        return decode_body(self._call("POST", path, body).content)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         try:
@@ -173,7 +173,7 @@ class LlamaServerBackend(Backend):
         except httpx.TransportError as err:
             raise self._transport_error(err) from None
         if response.status_code >= 400:
-            message = f"HTTP {response.status_code}: {_error_text(response)}"
+            message = f"HTTP {response.status_code}: {error_text(response.content)}"
             if response.status_code in (400, 422):
                 raise BackendError("invalid_request", message, retryable=False)
             raise BackendError("server_error", message, retryable=response.status_code >= 500)
@@ -185,16 +185,6 @@ class LlamaServerBackend(Backend):
             return BackendError("server_died", f"llama-server exited ({code}):\n{self._process.log_tail()}",
                                 retryable=False)
         return BackendError("connection", f"{type(err).__name__}: {err}", retryable=True)
-
-    @staticmethod
-    def _decoded(response: httpx.Response) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            raise BackendError("bad_response", "the server's reply is not JSON", retryable=True) from None
-        if not isinstance(data, dict):
-            raise BackendError("bad_response", "the server's reply is not a JSON object", retryable=True)
-        return data
 
     def _completion(self, request: CompletionRequest, data: dict[str, Any], latency: float) -> Completion:
         text = data.get("content")
@@ -226,20 +216,5 @@ def _prompt_counts(data: dict[str, Any]) -> tuple[int, int]:
 
 
 def _token_logprob(item: dict[str, Any], top_k: int) -> TokenLogprob:
-    top = {t["token"]: _logprob(t.get("logprob")) for t in (item.get("top_logprobs") or [])[:top_k]} if top_k else {}
-    return TokenLogprob(token=item["token"], logprob=_logprob(item.get("logprob")), top=top)
-
-
-def _logprob(value: Any) -> float:
-    return -math.inf if value is None else float(value)
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200] or "(empty body)"
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"][:200]
-    return str(data)[:200]
+    top = {t["token"]: logprob_value(t.get("logprob")) for t in (item.get("top_logprobs") or [])[:top_k]} if top_k else {}
+    return TokenLogprob(token=item["token"], logprob=logprob_value(item.get("logprob")), top=top)

@@ -273,8 +273,8 @@ def parse_logprobs(raw: Any) -> list[TokenLogprob] | None:
         return None
     tokens = []
     for item in raw["content"]:
-        top = {t["token"]: _logprob(t["logprob"]) for t in item.get("top_logprobs") or []}
-        tokens.append(TokenLogprob(token=item["token"], logprob=_logprob(item["logprob"]), top=top))
+        top = {t["token"]: logprob_value(t["logprob"]) for t in item.get("top_logprobs") or []}
+        tokens.append(TokenLogprob(token=item["token"], logprob=logprob_value(item["logprob"]), top=top))
     return tokens or None
 
 
@@ -302,7 +302,7 @@ def usage_counts(usage: Any, messages: list[dict[str, str]], text: str) -> tuple
     return prompt, completion, cached
 
 
-def _logprob(value: Any) -> float:
+def logprob_value(value: Any) -> float:
     """A log-prob as a float; servers send ``-inf`` as null or a huge negative number."""
     return -math.inf if value is None else float(value)
 
@@ -327,7 +327,7 @@ def map_error(exc: Exception, openai: Any, timeout_s: float | None = None) -> Ba
 
 def status_error(code: int, headers: Any, body: bytes) -> BackendError:
     """The error for an HTTP status other than 2xx."""
-    message = f"HTTP {code}: {_error_text(body)}"
+    message = f"HTTP {code}: {error_text(body)}"
     if code == 429:
         retry_after = parse_retry_after_ms(headers.get("retry-after-ms"))
         if retry_after is None:
@@ -385,7 +385,7 @@ def _is_truncated_body(exc: BaseException) -> bool:
     return False
 
 
-def _error_text(body: bytes) -> str:
+def error_text(body: bytes) -> str:
     """The message of a JSON error body (OpenAI ``error.message``, vLLM ``message``, Ollama
     ``error``), else the start of the body."""
     try:

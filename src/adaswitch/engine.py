@@ -25,7 +25,7 @@ from adaswitch.introspection import Introspector, Judgment, StepView, forced_err
 from adaswitch.model import Model, ModelFailure, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
-from adaswitch.prompts import STEP_FORMATS, TaskPrompts, task_prompts
+from adaswitch.prompts import STEP_FORMATS, TaskPrompts, prompts_in_style, task_prompts
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
 from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number
@@ -324,8 +324,9 @@ class Collaboration:
             question = f"{run.question}\n\n{run.hint}"
         constrained = self._constrained(model, run)
         grammar = step_grammar(run.prompts.family, index, run.answer_type, finish_only=finish_only) if constrained else None
+        prompts = prompts_in_style(run.prompts, model.prompt_style)
         request = CompletionRequest(
-            messages=run.prompts.step_messages(question, run.trajectory, index),
+            messages=prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
             max_tokens=self.settings.max_step_tokens,
             temperature=temperature,

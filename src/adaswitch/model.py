@@ -129,6 +129,11 @@ class Model:
         return self.backend.parameters
 
     @property
+    def prompt_style(self) -> str:
+        """How the engine asks this model for a step (``few-shot`` or ``zero-shot``)."""
+        return self.backend.prompt_style
+
+    @property
     def honours_grammar(self) -> bool:
         """Whether the backend decodes under a request's grammar."""
         return self.backend.honours_grammar

@@ -280,3 +280,18 @@ def zero_shot_prompts_for(family: str) -> TaskPrompts:
     """The prompts of ``family`` with the few-shot examples left out."""
     base = prompts_for(family)
     return ZeroShotPrompts(base.family, base.instructions, "")
+
+
+PROMPT_STYLES: tuple[str, ...] = ("few-shot", "zero-shot")
+"""How a model is asked for a step: with the worked examples, or (a model practised on gold
+trajectories, which learned the format in training) with the instructions alone."""
+
+
+def prompts_in_style(prompts: TaskPrompts, style: str) -> TaskPrompts:
+    """``prompts`` as a model of prompt ``style`` is asked with: the react prompts without their
+    examples for ``zero-shot``; the paragraph format has no examples to leave out."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; expected one of {', '.join(PROMPT_STYLES)}")
+    if style == "few-shot" or prompts.step_format != "react" or isinstance(prompts, ZeroShotPrompts):
+        return prompts
+    return ZeroShotPrompts(prompts.family, prompts.instructions, "")

@@ -163,6 +163,20 @@ def trained_model_path(name: str, cache_dir: Path | None = None) -> Path | None:
     return get_trained_model(name, cache_dir).path
 
 
+def manifest_beside(path: Path | str) -> dict[str, Any] | None:
+    """The registry manifest of a registered model file (``.../<name>/model.gguf``), found beside
+    it; None for any other file. An unreadable manifest is a :class:`TrainedModelError`."""
+    path = Path(path)
+    manifest = path.parent / MANIFEST_FILE
+    if path.name != MODEL_FILE or not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+    except ValueError as err:
+        raise TrainedModelError(f"{manifest}: unreadable ({err})") from None
+    return data if isinstance(data, dict) else None
+
+
 def verify_trained_model(name: str, cache_dir: Path | None = None) -> TrainedModel:
     """Like :func:`get_trained_model`, also checking the file's sha256."""
     model = get_trained_model(name, cache_dir)

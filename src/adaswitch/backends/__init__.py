@@ -72,7 +72,9 @@ def _llama(name_or_path: str, options: EndpointOptions) -> Backend:
     from adaswitch.backends.llamacpp import LlamaCppBackend
 
     path, name = _model_file(name_or_path)
-    return LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name)
+    backend = LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name)
+    backend.prompt_style = prompt_style_of(path)
+    return backend
 
 
 def _server(target: str, options: EndpointOptions, gate: "CpuGate | None") -> Backend:
@@ -85,7 +87,18 @@ def _server(target: str, options: EndpointOptions, gate: "CpuGate | None") -> Ba
         return LlamaServerBackend(base_url=target, timeout_s=max(options.timeout_s, 900.0))
     path, name = _model_file(target)
     settings = ServerSettings(parallel=options.parallel, n_ctx=options.n_ctx, threads=options.n_threads)
-    return LlamaServerBackend(model_path=path, settings=settings, name=name, gate=gate)
+    backend = LlamaServerBackend(model_path=path, settings=settings, name=name, gate=gate)
+    backend.prompt_style = prompt_style_of(path)
+    return backend
+
+
+def prompt_style_of(path: Path) -> str:
+    """The prompt style a model file is served with: its registry manifest's ``prompt`` when it is a
+    model trained here (:mod:`adaswitch.trained_models`), else ``few-shot``."""
+    from adaswitch.trained_models import manifest_beside
+
+    manifest = manifest_beside(path)
+    return str(manifest.get("prompt") or "few-shot") if manifest else "few-shot"
 
 
 def _model_file(name_or_path: str) -> tuple[Path, str]:

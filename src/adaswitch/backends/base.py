@@ -139,6 +139,9 @@ class Backend(ABC):
     """True when :meth:`complete` decodes under ``CompletionRequest.grammar``."""
     context_size: int | None = None
     """Tokens one request may hold (prompt and completion), when the backend knows it."""
+    prompt_style: str = "few-shot"
+    """How the engine asks this model for a step (``prompts.PROMPT_STYLES``): ``zero-shot`` for a
+    model practised on gold trajectories, whose registry manifest says so."""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion:

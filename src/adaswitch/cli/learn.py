@@ -119,6 +119,69 @@ def probe(**options: Any) -> None:
     _run(("probe",), options)
 
 
+@learn.command("gold")
+@click.argument("work_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--local", default=DEFAULT_LOCAL, show_default=True, envvar="ADASWITCH_LOCAL",
+              help="The local model to practise: an embedded name or a .gguf path.")
+@click.option("--questions", default="gsm8k=600", show_default=True, metavar="SPLIT=N,...",
+              help="How many training questions of each gold split (gsm8k, math, strategyqa, hotpotqa) "
+                   "to convert; those that convert are the records.")
+@click.option("--register-as", default="adaswitch-gold", show_default=True,
+              help="Register the practised model under this name ('' to skip).")
+@click.option("--epochs", type=float, default=1.0, show_default=True)
+@click.option("--max-train-steps", type=click.IntRange(1), default=None, help="Cap on optimiser steps.")
+@click.option("--learning-rate", type=float, default=2e-4, show_default=True)
+@click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True)
+@click.option("--train-threads", type=click.IntRange(1), default=None, help="CPU threads for training.")
+@click.option("--time-budget", "time_budget_minutes", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="MINUTES", help="Stop training with a checkpoint within MINUTES (exit status 75; rerun to go on).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def gold(work_dir: Path, local: str, questions: str, register_as: str, epochs: float, max_train_steps: int | None,
+         learning_rate: float, lora_r: int, batch_size: int, quant: str, train_threads: int | None,
+         time_budget_minutes: float | None, progress: bool) -> None:
+    """Self-practice on gold: fine-tune the local model on gold trajectories of the training splits
+    (no model in the loop), export it to GGUF and register it; the registered model is served with
+    the zero-shot prompts it was trained on. A rerun with the same options resumes."""
+    import json
+    import time
+
+    from adaswitch.learning.checkpoints import CheckpointMismatch, TrainingInterrupted
+    from adaswitch.learning.gold import SPLITS
+    from adaswitch.learning.gold_training import practise_on_gold, settings_with
+
+    wanted = _split_counts(questions, SPLITS)
+    settings = settings_with(epochs=epochs, max_steps=max_train_steps, learning_rate=learning_rate, lora_r=lora_r,
+                             lora_alpha=2 * lora_r, batch_size=batch_size, threads=train_threads)
+    stop_by = None if time_budget_minutes is None else time.time() + 60 * time_budget_minutes
+    try:
+        outcome = practise_on_gold(work_dir, local, wanted, settings, register_as=register_as or None, quant=quant,
+                                   stop_by=stop_by, progress=progress)
+    except TrainingInterrupted as err:
+        click.echo(f"stopped: {err}", err=True)
+        raise click.exceptions.Exit(EXIT_BUDGET if err.budget else EXIT_SIGNAL) from None
+    except (CheckpointMismatch, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(json.dumps({key: value for key, value in outcome.items() if key != "losses"}, indent=2, default=str))
+
+
+def _split_counts(text: str, splits: Any) -> dict[str, int]:
+    """``gsm8k=600,math=100`` as a mapping, checked against the gold splits."""
+    counts: dict[str, int] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        split, _, number = part.partition("=")
+        if split not in splits:
+            raise click.BadParameter(f"unknown gold split {split!r}; expected one of {', '.join(splits)}",
+                                     param_hint="--questions")
+        if not number.isdigit() or int(number) < 1:
+            raise click.BadParameter(f"{part!r}: give SPLIT=N with N a positive number", param_hint="--questions")
+        counts[split] = int(number)
+    if not counts:
+        raise click.BadParameter("no split given", param_hint="--questions")
+    return counts
+
+
 @learn.command("status")
 @click.argument("work_dir", type=click.Path(file_okay=False, path_type=Path))
 def status(work_dir: Path) -> None:

@@ -48,7 +48,7 @@ from adaswitch.learning.checkpoints import (
     timer_state,
     training_stopper,
 )
-from adaswitch.learning.records import SFTRecord, read_records
+from adaswitch.learning.records import SFTRecord, read_records, trajectory_groups
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,9 @@ class FinetuneSettings:
     """torch CPU threads while training; None leaves torch's default."""
     checkpoint_every: int = 10
     """Save a resumable checkpoint every this many optimiser steps; 0: never (a killed run starts over)."""
+    pack_trajectories: bool = False
+    """Train the step records that are cuts of one trajectory as one sequence, every step in the loss
+    (:func:`records.trajectory_groups`): same targets, a fraction of the tokens."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -150,6 +153,8 @@ class ExampleCounts:
     completion_tokens: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     """Training examples by record kind."""
+    packed: int = 0
+    """Records trained inside an earlier record's example (``pack_trajectories``)."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +305,27 @@ def tokenize_record(record: SFTRecord, tokenizer: Any, template: ChatTemplate) -
     }
 
 
+def tokenize_trajectory(group: Sequence[SFTRecord], tokenizer: Any, template: ChatTemplate) -> dict[str, list[int]]:
+    """One training example for the cuts of one trajectory (see :func:`records.trajectory_groups`):
+    the first record's prompt, then each completion in the loss and, between two, the text the tool
+    and the engine added (observation, next label) out of it. Each piece is tokenised apart, as the
+    engine's prompt and the model's generated tokens meet at inference."""
+    example = tokenize_record(group[0], tokenizer, template)
+    ids, mask = list(example["input_ids"]), list(example["completion_mask"])
+    for before, after in zip(group, group[1:]):
+        written = before.messages[-1].content + before.completion
+        between = after.messages[-1].content[len(written):]
+        gap = list(tokenizer(between, add_special_tokens=False)["input_ids"]) if between else []
+        completion = list(tokenizer(after.completion, add_special_tokens=False)["input_ids"])
+        ids += gap + completion
+        mask += [0] * len(gap) + [1] * len(completion)
+    return {
+        "input_ids": ids,
+        "completion_mask": mask,
+        "labels": [token if keep else IGNORE_INDEX for token, keep in zip(ids, mask)],
+    }
+
+
 def truncate_example(example: dict[str, list[int]], max_length: int, *, bos_id: int | None = None) -> dict | None:
     """Cut the prompt from the left so the example has ``max_length`` tokens, keeping a leading
     ``bos_id``; None when the completion alone does not leave room for one prompt token."""
@@ -325,8 +351,19 @@ def prepare_examples(
     kinds: Counter[str] = Counter()
     truncated = overlong = empty = tokens = 0
     bos_id = tokenizer.bos_token_id if _adds_bos(tokenizer) else None
-    for record in records:
-        example = tokenize_record(record, tokenizer, template)
+    pending = trajectory_groups(records) if settings.pack_trajectories else [[record] for record in records]
+    pending.reverse()
+    packed = 0
+    while pending:
+        group = pending.pop()
+        if len(group) > 1:
+            example = tokenize_trajectory(group, tokenizer, template)
+            if len(example["input_ids"]) > settings.max_length:  # too long as one: train its cuts apart
+                pending.extend([record] for record in reversed(group))
+                continue
+            packed += len(group) - 1
+        else:
+            example = tokenize_record(group[0], tokenizer, template)
         if not any(example["completion_mask"]):
             empty += 1
             continue
@@ -339,11 +376,11 @@ def prepare_examples(
                 continue
             example, truncated = fitted, truncated + 1
         examples.append({"input_ids": example["input_ids"], "completion_mask": example["completion_mask"]})
-        kinds[record.kind] += 1
+        kinds[group[0].kind] += 1
         tokens += sum(example["completion_mask"])
     counts = ExampleCounts(
         records=len(records), examples=len(examples), truncated=truncated, dropped_overlong=overlong,
-        dropped_empty=empty, completion_tokens=tokens, kinds=dict(sorted(kinds.items())),
+        dropped_empty=empty, completion_tokens=tokens, kinds=dict(sorted(kinds.items())), packed=packed,
     )
     return examples, counts
 

@@ -134,6 +134,40 @@ def step_records(
     return out
 
 
+def trajectory_groups(records: Sequence[SFTRecord]) -> list[list[SFTRecord]]:
+    """Consecutive step records that are cuts of one trajectory, grouped in order.
+
+    Record ``k + 1`` continues record ``k`` when both are ``step`` records with the same
+    conversation before the assistant turn, and its assistant turn starts with record ``k``'s
+    assistant turn followed by record ``k``'s completion (the text in between, the observation and
+    the next step's label, or steps with no record of their own, is context). Such a group trains as one
+    sequence with every completion in the loss (see ``finetune.tokenize_trajectory``): the same
+    targets as the separate records, for the tokens of the last one alone. Any other record is a
+    group of its own.
+    """
+    groups: list[list[SFTRecord]] = []
+    for record in records:
+        if groups and continues(groups[-1][-1], record):
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    return groups
+
+
+def continues(before: SFTRecord, after: SFTRecord) -> bool:
+    """Whether ``after`` is the next cut of the trajectory ``before`` is a cut of."""
+    if before.kind != "step" or after.kind != "step":
+        return False
+    if not before.messages or not after.messages or len(before.messages) != len(after.messages):
+        return False
+    if before.messages[:-1] != after.messages[:-1]:
+        return False
+    last_before, last_after = before.messages[-1], after.messages[-1]
+    if last_before.role != "assistant" or last_after.role != "assistant":
+        return False
+    return last_after.content.startswith(last_before.content + before.completion)
+
+
 def reflection_records(
     question: str,
     prompts: TaskPrompts,

@@ -76,10 +76,10 @@ def test_wide_features_fit_in_the_span_of_the_steps_with_the_same_weights():
     y = x[:, 0] + 0.5 * rng.standard_normal(40) > 0
     wide = fit_probe(x, y, l2=5.0)
     # the same objective solved directly in all 120 dimensions
-    from adaswitch.learning.probe import _newton
+    from adaswitch.logistic import newton
 
     z = (x - x.mean(0)) / x.std(0)
-    theta, _ = _newton(z, y.astype(float), np.ones(40), 5.0, 200, 1e-12)
+    theta, _ = newton(z, y.astype(float), np.ones(40), 5.0, 200, 1e-12)
     assert np.allclose(wide.weights, theta[:-1], atol=1e-5) and abs(wide.bias - theta[-1]) < 1e-5
 
 

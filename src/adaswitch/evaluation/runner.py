@@ -272,7 +272,7 @@ def completed_ids(records_path: Path) -> set[str]:
 
 
 def _probe_sha256(path: str) -> str:
-    from adaswitch.learning.probe import file_sha256
+    from adaswitch.introspection.probe import file_sha256
 
     return file_sha256(path)
 

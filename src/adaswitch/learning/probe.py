@@ -1,33 +1,33 @@
-"""A hidden-state probe: logistic regression on the local model's state right after a step.
+"""Fitting the hidden-state probe: logistic regression on the local model's state right after a step.
 
-A step's features are the local model's final hidden state (after the output norm) at the last token
-of :meth:`TaskPrompts.judgment_messages`, where a reflectively trained model would write its judgment,
-optionally followed by the step's token-confidence features (mean and minimum log-probability).
 A probe is fitted on the labelled steps of the collaborative examination, saved as one JSON file, and
-read at inference by :class:`adaswitch.introspection.ProbeIntrospector`.
+read at inference by :class:`adaswitch.introspection.ProbeIntrospector`; the file format, the
+features and the model identity live with it in :mod:`adaswitch.introspection.probe`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from adaswitch.backends.base import Completion, CompletionRequest, HiddenStateRequest
+from adaswitch.backends.base import CompletionRequest
 from adaswitch.engine import read_step
 from adaswitch.evaluation.metrics import auroc
-from adaswitch.introspection import confidence_features
+from adaswitch.introspection.probe import (
+    FEATURE_KINDS,
+    ModelIdentity,
+    ProbeModel,
+    file_sha256,
+    model_identity,
+    step_features,
+)
 from adaswitch.learning.records import LabelledStep
-from adaswitch.model import HiddenStateReply, Model
+from adaswitch.logistic import fit_logistic
+from adaswitch.model import Model
 from adaswitch.parsing import parse_step
-from adaswitch.prompts import TaskPrompts, prompts_for, step_stops
+from adaswitch.prompts import prompts_for, step_stops
 
 __all__ = [
     "FEATURE_KINDS",
@@ -46,138 +46,6 @@ __all__ = [
     "step_features",
 ]
 
-PROBE_VERSION = 1
-FEATURE_KINDS = ("hidden", "confidence")
-CONFIDENCE_NAMES = ("mean_logprob", "min_logprob")
-
-
-# ---------------------------------------------------------------- the model a probe reads
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """The local model a probe was fitted for."""
-
-    name: str
-    hidden_size: int | None = None
-    file_size: int | None = None
-    sha256: str | None = None
-    """Of the weights file, when the backend runs one."""
-
-
-def model_identity(local: Model, *, digest: bool = True) -> ModelIdentity:
-    """Name, hidden size and (when the backend runs a file) the file's size and SHA-256."""
-    backend = local.backend
-    path = backend.model_file
-    size = sha = None
-    if path is not None and Path(path).is_file():
-        size = Path(path).stat().st_size
-        sha = file_sha256(path) if digest else None
-    return ModelIdentity(name=local.name, hidden_size=backend.hidden_size, file_size=size, sha256=sha)
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, remembered for the process while its size and mtime stay the same."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
-
-
-# ---------------------------------------------------------------- the probe
-
-
-@dataclass
-class ProbeModel:
-    """Logistic regression on standardised features: p = sigmoid(w . (x - mean) / std + bias)."""
-
-    weights: np.ndarray
-    bias: float
-    mean: np.ndarray
-    std: np.ndarray
-    kinds: tuple[str, ...] = ("hidden",)
-    model: ModelIdentity | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
-    """How it was fitted: sizes, AUROC on the training steps and held out, settings."""
-
-    @property
-    def n_features(self) -> int:
-        return int(self.weights.shape[0])
-
-    @property
-    def uses_confidence(self) -> bool:
-        return "confidence" in self.kinds
-
-    @property
-    def hidden_size(self) -> int:
-        return self.n_features - (len(CONFIDENCE_NAMES) if self.uses_confidence else 0)
-
-    def decision(self, x: np.ndarray) -> np.ndarray:
-        """The logit for each row of ``x`` (or for one vector)."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape[-1] != self.n_features:
-            raise ValueError(f"the probe takes {self.n_features} features, got {x.shape[-1]}")
-        return ((x - self.mean) / self.std) @ self.weights + self.bias
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probability that each step is wrong."""
-        return _sigmoid(self.decision(x))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": PROBE_VERSION,
-            "kinds": list(self.kinds),
-            "model": asdict(self.model) if self.model else None,
-            "bias": float(self.bias),
-            "weights": [float(v) for v in self.weights],
-            "mean": [float(v) for v in self.mean],
-            "std": [float(v) for v in self.std],
-            "figures": self.figures,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ProbeModel:
-        if data.get("version") != PROBE_VERSION:
-            raise ValueError(f"probe format version {data.get('version')!r}; this adaswitch reads {PROBE_VERSION}")
-        kinds = tuple(data["kinds"])
-        if "hidden" not in kinds or set(kinds) - set(FEATURE_KINDS):
-            raise ValueError(f"probe feature kinds {kinds!r}: expected 'hidden', optionally with 'confidence'")
-        weights, mean, std = (np.asarray(data[k], dtype=np.float64) for k in ("weights", "mean", "std"))
-        if not weights.shape == mean.shape == std.shape or weights.ndim != 1:
-            raise ValueError("probe weights, mean and std must be vectors of one length")
-        model = ModelIdentity(**data["model"]) if data.get("model") else None
-        return cls(weights, float(data["bias"]), mean, std, kinds, model, dict(data.get("figures") or {}))
-
-    def save(self, path: str | Path) -> Path:
-        """Write the probe as one JSON file (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1), encoding="utf-8")
-        tmp.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> ProbeModel:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"probe file {path} does not exist") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"probe file {path} is not JSON ({err.msg})") from None
-        try:
-            return cls.from_json(data)
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"probe file {path} is not a probe ({err!r})") from None
-
 
 # ---------------------------------------------------------------- fitting
 
@@ -195,7 +63,7 @@ def fit_probe(
     max_iter: int = 100,
     tol: float = 1e-9,
 ) -> ProbeModel:
-    """Fit a logistic regression by Newton's method (deterministic).
+    """Fit a logistic regression by Newton's method (deterministic; see :func:`adaswitch.logistic.fit_logistic`).
 
     Features are standardised with the training mean and standard deviation. The objective is the
     summed log-loss plus ``l2 / 2 * |w|^2`` (the bias is not penalised); ``l2`` must be positive,
@@ -216,51 +84,15 @@ def fit_probe(
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std[~(std > 1e-12)] = 1.0
-    z = (x - mean) / std
     weight = np.ones(len(labels))
     if balance:
         weight[labels] = len(labels) / (2 * n_pos)
         weight[~labels] = len(labels) / (2 * (len(labels) - n_pos))
-    basis = None
-    if z.shape[1] > z.shape[0]:
-        _, _, vt = np.linalg.svd(z, full_matrices=False)  # rows of vt span the steps
-        basis = vt
-        z = z @ vt.T
-    theta, iterations = _newton(z, labels.astype(np.float64), weight, l2, max_iter, tol)
-    weights = theta[:-1] if basis is None else basis.T @ theta[:-1]
+    weights, bias, iterations = fit_logistic(
+        (x - mean) / std, labels, l2=l2, weight=weight, max_iter=max_iter, tol=tol
+    )
     figures = {"n": len(labels), "n_wrong": n_pos, "l2": l2, "balance": balance, "iterations": iterations}
-    return ProbeModel(weights=weights, bias=float(theta[-1]), mean=mean, std=std, figures=figures)
-
-
-def _newton(z: np.ndarray, y: np.ndarray, c: np.ndarray, l2: float, max_iter: int, tol: float) -> tuple[np.ndarray, int]:
-    n, d = z.shape
-    a = np.hstack([z, np.ones((n, 1))])
-    penalty = np.full(d + 1, l2)
-    penalty[-1] = 0.0
-
-    def objective(theta: np.ndarray) -> float:
-        m = a @ theta
-        return float(np.sum(c * (np.logaddexp(0.0, m) - y * m)) + 0.5 * np.sum(penalty * theta**2))
-
-    theta = np.zeros(d + 1)
-    current = objective(theta)
-    for iteration in range(1, max_iter + 1):
-        p = _sigmoid(a @ theta)
-        gradient = a.T @ (c * (p - y)) + penalty * theta
-        curvature = c * p * (1.0 - p)
-        hessian = (a * curvature[:, None]).T @ a + np.diag(penalty + 1e-10)
-        step = np.linalg.solve(hessian, gradient)
-        t = 1.0
-        while True:  # halve the step until the objective does not rise
-            candidate = theta - t * step
-            value = objective(candidate)
-            if value <= current or t < 1e-10:
-                break
-            t /= 2
-        theta, previous, current = candidate, current, value
-        if previous - current <= tol * max(1.0, abs(current)):
-            return theta, iteration
-    return theta, max_iter
+    return ProbeModel(weights=weights, bias=bias, mean=mean, std=std, figures=figures)
 
 
 def fold_assignment(
@@ -365,31 +197,6 @@ def select_l2(
 
 
 # ---------------------------------------------------------------- features
-
-
-def step_features(
-    local: Model,
-    prompts: TaskPrompts,
-    question: str,
-    trajectory: str,
-    step_text: str,
-    completion: Completion | None = None,
-    kinds: Sequence[str] = ("hidden",),
-) -> tuple[np.ndarray, HiddenStateReply]:
-    """A step's feature vector (and the hidden-state call that read it).
-
-    ``completion`` is the local model's generation of the step, with token log-probabilities; it is
-    needed when ``kinds`` includes ``confidence``.
-    """
-    messages = prompts.judgment_messages(question, trajectory, step_text)
-    reply = local.hidden_state(HiddenStateRequest(messages=messages, continue_final=True))
-    parts = [np.asarray(reply.result.vector, dtype=np.float64)]
-    if "confidence" in kinds:
-        if completion is None:
-            raise ValueError("confidence features need the step's completion")
-        conf = confidence_features(completion)
-        parts.append(np.array([conf[name] for name in CONFIDENCE_NAMES]))
-    return np.concatenate(parts), reply
 
 
 def probe_features(
@@ -498,7 +305,3 @@ def fit_probe_on_features(
         seed=seed,
     )
     return probe
-
-
-def _sigmoid(z: np.ndarray | float) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -np.asarray(z, dtype=np.float64)))

@@ -1,0 +1,45 @@
+"""Introspection signals: each estimates the probability that a local step is wrong.
+
+All signals share one interface, :class:`Introspector`. A step whose action could not be parsed,
+whose tool call failed, or that repeats an earlier tool call exactly gets probability 1 before any
+signal is asked (see :func:`forced_error`).
+
+Training-free: ``verifier`` (ask the model), ``confidence`` (token log-probabilities) and the
+``position`` baseline. Learned: ``trained`` (a reflectively trained model's own
+``Check: right|wrong`` judgment) and ``probe`` (a logistic regression on the model's hidden state
+after the step, fitted by :mod:`adaswitch.learning.probe`). One module per signal; this package
+sits below :mod:`adaswitch.learning`, which imports from it and never the reverse.
+"""
+
+from adaswitch.introspection.base import (
+    Introspector,
+    Judgment,
+    StepView,
+    forced_error,
+    share_of_first,
+    trajectory_with_step,
+)
+from adaswitch.introspection.confidence import ConfidenceIntrospector, confidence_features, fit_confidence
+from adaswitch.introspection.factory import INTROSPECTORS, make_introspector
+from adaswitch.introspection.position import PositionIntrospector
+from adaswitch.introspection.probe import ProbeIntrospector
+from adaswitch.introspection.trained import TrainedJudgmentIntrospector
+from adaswitch.introspection.verifier import VerifierIntrospector
+
+__all__ = [
+    "INTROSPECTORS",
+    "ConfidenceIntrospector",
+    "Introspector",
+    "Judgment",
+    "PositionIntrospector",
+    "ProbeIntrospector",
+    "StepView",
+    "TrainedJudgmentIntrospector",
+    "VerifierIntrospector",
+    "confidence_features",
+    "fit_confidence",
+    "forced_error",
+    "make_introspector",
+    "share_of_first",
+    "trajectory_with_step",
+]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 import json
 import operator
-import os
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from adaswitch.benchmarks.locations import (  # noqa: F401 - re-exported: where the data is
+    ENV_VAR, DataNotFoundError, data_dir, data_file,
+)
 from adaswitch.documents import Document
 from adaswitch.scoring import (
     Extraction,
@@ -25,12 +26,7 @@ from adaswitch.scoring import (
     token_f1,
 )
 
-ENV_VAR = "ADASWITCH_DATA_DIR"
 Family = Literal["math", "qa"]
-
-
-class DataNotFoundError(FileNotFoundError):
-    """The benchmark data directory, or one file in it, is missing."""
 
 
 class Sample(BaseModel):
@@ -47,32 +43,6 @@ class Sample(BaseModel):
     gold_titles: list[str] = Field(default_factory=list)
     rationale: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
-
-
-def data_dir() -> Path:
-    """``$ADASWITCH_DATA_DIR``, else the first existing ``shared/data`` near the cwd or the repo."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise DataNotFoundError(f"benchmark data directory {path} (from ${ENV_VAR}) does not exist")
-        return path
-    cwd = Path.cwd()
-    tried = [cwd / ".." / "shared" / "data", cwd / "shared" / "data",
-             Path(__file__).resolve().parents[4] / "shared" / "data"]
-    for path in tried:
-        if path.is_dir():
-            return path.resolve()
-    raise DataNotFoundError(
-        f"no benchmark data directory; tried {', '.join(map(str, tried))}; set ${ENV_VAR}")
-
-
-def data_file(*parts: str) -> Path:
-    path = data_dir().joinpath(*parts)
-    if not path.is_file():
-        raise DataNotFoundError(f"benchmark file {path} not found (data directory from ${ENV_VAR} "
-                                "or the default shared/data locations)")
-    return path
 
 
 def read_json(*parts: str) -> Any:

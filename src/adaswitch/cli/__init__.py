@@ -14,6 +14,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from adaswitch.cli.data import data
     from adaswitch.cli.eval import eval_command
     from adaswitch.cli.learn import learn
     from adaswitch.cli.models import models
@@ -29,6 +30,7 @@ def _register() -> None:
     cli.add_command(serve)
     cli.add_command(report)
     cli.add_command(learn)
+    cli.add_command(data)
 
 
 def main() -> None:

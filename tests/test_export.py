@@ -91,7 +91,7 @@ def test_offline_fetch_fails_clearly(tmp_path, monkeypatch):
         assert cmd[1:4] == ["-m", "pip", "download"] and "llama-cpp-python==9.9.9" in cmd
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version (network unreachable)")
 
-    monkeypatch.setattr(llama_cpp_tools.subprocess, "run", offline)
+    monkeypatch.setattr(subprocess, "run", offline)
     monkeypatch.setattr(llama_cpp_tools, "llama_cpp_version", lambda: "9.9.9")
     with pytest.raises(ConversionToolsError, match=r"(?s)could not fetch.*ADASWITCH_LLAMA_CPP_SOURCE.*unreachable"):
         conversion_tools(tmp_path)

@@ -24,6 +24,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from adaswitch.backends.llama_cpp_sdist import download_sdist, llama_cpp_version
+
 SERVER_ENV = "ADASWITCH_LLAMA_SERVER"
 BINARY = "llama-server"
 MARKER = "BUILT.json"
@@ -49,7 +51,6 @@ class LlamaServerBuildError(RuntimeError):
 def server_dir(cache_dir: Path | None = None, version: str | None = None) -> Path:
     """Where the built binary of ``version`` (default: the installed llama-cpp-python) lives."""
     from adaswitch.embedded import default_cache_dir
-    from adaswitch.learning.llama_cpp_tools import llama_cpp_version
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return cache / "tools" / f"llama-server-{version or llama_cpp_version()}"
@@ -117,8 +118,6 @@ def build_llama_server(
 
     ``sdist`` is a local ``llama_cpp_python-<version>.tar.gz``; without it the installed version's
     sdist is fetched with ``pip download``. The build log is kept beside the binary."""
-    from adaswitch.learning.llama_cpp_tools import download_sdist, llama_cpp_version
-
     version = llama_cpp_version()
     target = server_dir(cache_dir, version)
     if not force and (target / BINARY).is_file() and (target / MARKER).is_file():

@@ -16,28 +16,41 @@ scripts; its sdist on PyPI does (``vendor/llama.cpp``). The scripts are found, i
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-SOURCE_ENV = "ADASWITCH_LLAMA_CPP_SOURCE"
-DISTRIBUTION = "llama-cpp-python"
+from adaswitch.backends.llama_cpp_sdist import (
+    DISTRIBUTION,
+    SOURCE_ENV,
+    ConversionToolsError,
+    download_sdist,
+    llama_cpp_version,
+)
+
+__all__ = [
+    "DISTRIBUTION",
+    "MARKER",
+    "SOURCE_ENV",
+    "ConversionTools",
+    "ConversionToolsError",
+    "conversion_tools",
+    "download_sdist",
+    "find_conversion_tools",
+    "llama_cpp_version",
+    "prepare_conversion_tools",
+    "prepared_dir",
+]
+
 MARKER = "PREPARED.json"
 _VENDOR = "vendor/llama.cpp"
 _FILES = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "LICENSE")
 _TREES = ("conversion/", "gguf-py/gguf/", "models/templates/")
 _GGUF_PY_FILES = ("gguf-py/LICENSE", "gguf-py/pyproject.toml")
-
-
-class ConversionToolsError(RuntimeError):
-    """llama.cpp's conversion scripts cannot be found or fetched."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +75,6 @@ class ConversionTools:
         """What is missing for the converter to run; empty when the directory is usable."""
         needed = [self.convert_hf, self.gguf_py / "gguf" / "__init__.py"]
         return [str(p.relative_to(self.root)) for p in needed if not p.is_file()]
-
-
-def llama_cpp_version() -> str:
-    """The installed llama-cpp-python version (the converter is taken from the same release)."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        raise ConversionToolsError(
-            f"{DISTRIBUTION} is not installed; install it with: pip install 'adaswitch[llama]'"
-        ) from None
 
 
 def prepared_dir(cache_dir: Path | None = None, version: str | None = None) -> Path:
@@ -146,22 +149,6 @@ def prepare_conversion_tools(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return tools
-
-
-def download_sdist(version: str, into: Path) -> Path:
-    """Fetch the llama-cpp-python sdist of ``version`` from PyPI into ``into``; return its path."""
-    spec = f"{DISTRIBUTION}=={version}"
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-           spec, "-d", str(into)]
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    archives = sorted(into.glob("*.tar.gz"))
-    if done.returncode != 0 or not archives:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
-        raise ConversionToolsError(
-            f"could not fetch the {spec} source distribution from PyPI (needed once for llama.cpp's "
-            f"conversion scripts and server); set {SOURCE_ENV} to a llama.cpp source directory to work offline.\n{tail}"
-        )
-    return archives[0]
 
 
 def _extract(archive: Path, into: Path) -> int:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adaswitch.embedded import EMBEDDED_MODELS, EmbeddedModelError, default_cache_dir
+from adaswitch.embedded_catalog import EMBEDDED_MODELS, EmbeddedModelError, default_cache_dir
 
 MODEL_FILE = "model.gguf"
 MANIFEST_FILE = "manifest.json"

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from adaswitch.actions import Action
 from adaswitch.benchmarks.base import Sample
+from adaswitch.introspection.base import face_failure
 from adaswitch.scoring import normalize_number, numbers_equal
 from adaswitch.trace import Agent, Proposal, StepRecord, Trace
 
@@ -201,17 +202,8 @@ def _proposal_label(
 def _failure(
     action: Action | None, tool_ok: bool, before: Sequence[StepRecord], parse_error: str | None = "unknown"
 ) -> str | None:
-    """The rule a step breaks on its face; a paragraph of free reasoning (no action, no parse
-    error) breaks none of these."""
-    if action is None and parse_error is None:
-        return None
-    if action is None:
-        return "unparseable"
-    if not tool_ok:
-        return "tool-failed"
-    if action.repeats([step.action for step in before if step.action is not None]):
-        return "repeated-call"
-    return None
+    """The rule a step breaks on its face (the engine's rule, :func:`adaswitch.introspection.face_failure`)."""
+    return face_failure(action, tool_ok, [step.action for step in before if step.action is not None], parse_error)
 
 
 def _trajectory_rule(

@@ -22,6 +22,7 @@ from pathlib import Path
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
 from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
+from adaswitch.introspection.base import share_of_first
 from adaswitch.jsonfile import write_atomic
 from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
@@ -250,14 +251,13 @@ def final_check(solver: Solver, trace: Trace, prompts: TaskPrompts | None = None
         reply = solver.local.probe(ProbeRequest(messages=messages, candidates=["Yes", "No"]))
     except ModelFailure:
         return None, None
-    yes, no = reply.result.probs.get("Yes", 0.0), reply.result.probs.get("No", 0.0)
     usage = Usage(
         calls=1,
         prompt_tokens=reply.result.prompt_tokens,
         recomputed_prompt_tokens=reply.result.recomputed_prompt_tokens,
         latency_s=reply.result.latency_s,
     )
-    return (no / (yes + no) if yes + no > 0 else 0.5), usage
+    return share_of_first(reply.result.probs, "No", "Yes"), usage
 
 
 def _prompts_of(trace: Trace, benchmark: Benchmark, sample: Sample) -> TaskPrompts:

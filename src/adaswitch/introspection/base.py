@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,14 +51,26 @@ class Introspector(Protocol):
 
 
 def forced_error(parsed: ParsedStep, result: ToolResult | None, earlier: list[Action] | None = None) -> bool:
-    """True when the step is wrong on its face: an unreadable action, a failing tool call, or a
-    tool call that repeats an earlier step's call exactly (it can only return what is known). A
-    paragraph of free reasoning (no action and no error) is none of these."""
-    if parsed.is_free_reasoning:
-        return False
-    if parsed.action is None or (result is not None and not result.ok):
-        return True
-    return parsed.action.repeats(earlier or [])
+    """True when the step is wrong on its face (see :func:`face_failure`)."""
+    return face_failure(parsed.action, result is None or result.ok, earlier or [], parsed.error) is not None
+
+
+def face_failure(
+    action: Action | None, tool_ok: bool, earlier: Sequence[Action], parse_error: str | None
+) -> str | None:
+    """The rule a step breaks on its face: ``unparseable`` (no action could be read),
+    ``tool-failed`` (its tool call failed) or ``repeated-call`` (it repeats an earlier step's call
+    exactly, so it can only return what is known); None when it breaks none. A paragraph of free
+    reasoning (no action and no parse error) breaks none of these."""
+    if action is None and parse_error is None:
+        return None
+    if action is None:
+        return "unparseable"
+    if not tool_ok:
+        return "tool-failed"
+    if action.repeats(list(earlier)):
+        return "repeated-call"
+    return None
 
 
 def trajectory_with_step(view: StepView) -> str:

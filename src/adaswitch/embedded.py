@@ -31,6 +31,7 @@ from adaswitch.embedded_catalog import (
     list_models,
     locate_in_distribution,
 )
+from adaswitch.jsonfile import write_atomic
 from adaswitch.trained_models import list_trained_models, trained_model_path
 
 __all__ = [
@@ -207,16 +208,7 @@ def _marker_data(path: Path, stat: os.stat_result, sha256: str) -> dict:
 
 def _write_marker(marker: Path, path: Path, sha256: str) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(_marker_data(path, path.stat(), sha256))
-    fd, tmp_name = tempfile.mkstemp(dir=marker.parent, prefix=f".{marker.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, marker)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomic(marker, json.dumps(_marker_data(path, path.stat(), sha256)))
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[TextIO]:
+    """A text file to write (UTF-8) that replaces ``path`` whole when the block ends: ``path`` holds
+    either its old or its whole new content, even if the writer is killed or fails midway. The
+    temporary file beside it has a name of its own, so two writers do not collide; the new file is
+    readable by all (0644)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so that ``path`` holds either its old or its whole new content."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with replacing(path) as f:
+        f.write(text)
 
 
 def write_json(path: Path, data: Any) -> None:

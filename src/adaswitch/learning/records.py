@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adaswitch.backends.base import Message
+from adaswitch.jsonfile import replacing
 from adaswitch.prompts import JUDGMENT_PREFIX, JUDGMENT_RIGHT, JUDGMENT_WRONG, TaskPrompts
 from adaswitch.trace import StepRecord
 from adaswitch.trajectory import append_step
@@ -81,13 +82,11 @@ class LabelledStep:
 def write_jsonl(path: Path, rows: Iterable[SFTRecord | LabelledStep]) -> int:
     """Write rows to ``path`` (replacing it atomically); return how many were written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
+    with replacing(path) as f:
         for row in rows:
             f.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
             n += 1
-    tmp.replace(path)
     return n
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from adaswitch import __version__
 from adaswitch.server import render, solving
 from adaswitch.server.errors import ApiError, install_handlers
-from adaswitch.server.gate import Gate, Saturated
+from adaswitch.server.gate import Gate, Saturated, ShuttingDown
 from adaswitch.server.names import mode_of, served_models
 from adaswitch.server.requests import choose_model, job_from_chat, parse_chat, read_body
 from adaswitch.server.schemas import ModelCard, ModelList
@@ -120,6 +120,8 @@ async def chat_completions(request: Request) -> Response:
                        param="messages")
     try:
         ticket = state.gate.admit()
+    except ShuttingDown:
+        raise solving.shutting_down() from None
     except Saturated as error:
         raise ApiError(429, f"the server is saturated ({error}); retry later", code="server_saturated",
                        headers={"Retry-After": str(settings.retry_after_s)}) from None
@@ -132,5 +134,8 @@ async def chat_completions(request: Request) -> Response:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
         return StreamingResponse(solving.events(task, queue, meta, include_usage, timeout),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    trace = await solving.solve(ticket, solver, job, timeout)
+    try:
+        trace = await solving.solve(ticket, solver, job, timeout, request.is_disconnected)
+    except solving.ClientGone:
+        return Response(status_code=499)  # nobody reads it (nginx's "client closed request")
     return JSONResponse(render.completion(trace, meta).model_dump(mode="json"))

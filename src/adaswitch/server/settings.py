@@ -30,7 +30,7 @@ class ServerSettings(BaseModel):
     max_queue: int = Field(default=16, ge=0)
     """Requests that may wait for a worker; beyond ``max_concurrency + max_queue`` the answer is 429."""
     request_timeout_s: float = Field(default=600.0, gt=0)
-    """Longest time a request may wait and solve; then 504 (the solve itself finishes in the background)."""
+    """Longest time a request may wait and solve; then 504 (the solve stops after the step under way)."""
     graceful_shutdown_s: int = Field(default=30, ge=0)
     """On shutdown, how long requests in flight may take to finish."""
     retry_after_s: int = Field(default=1, ge=0)

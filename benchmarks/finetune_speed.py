@@ -48,7 +48,7 @@ def train_one(records: Path, base: str, n_records: int, steps: int, config: str,
 
 
 def main() -> None:
-    from adaswitch.learning.finetune import FinetuneSettings
+    from adaswitch.learning.finetune_settings import FinetuneSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path, help="SFT records (JSONL), e.g. an exam's records.jsonl")

@@ -22,17 +22,15 @@ from adaswitch.learning.checkpoints import (
     latest_checkpoint,
     training_stopper,
 )
-from adaswitch.learning.finetune import (
+from adaswitch.learning.examples import (
     IGNORE_INDEX,
-    FinetuneSettings,
-    LearnExtraMissing,
-    finetune,
     prepare_examples,
     render_record_prompt,
-    require_learn_extra,
     tokenize_record,
     truncate_example,
 )
+from adaswitch.learning.finetune import LearnExtraMissing, finetune, require_learn_extra
+from adaswitch.learning.finetune_settings import FinetuneSettings
 from adaswitch.learning.records import SFTRecord, write_jsonl
 
 SYSTEM = Message(role="system", content="You solve arithmetic step by step. Check each step: right or wrong.")
@@ -286,7 +284,7 @@ def test_training_prompt_is_the_inference_prompt(smol_path):
     from transformers import AutoTokenizer
 
     from adaswitch.backends.llamacpp import LlamaCppBackend
-    from adaswitch.learning.finetune import template_for
+    from adaswitch.learning.examples import template_for
 
     tokenizer = AutoTokenizer.from_pretrained(str(smol_path.parent), gguf_file=smol_path.name)
     template = template_for(tokenizer)

@@ -15,7 +15,8 @@ from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.chat_template import ChatTemplate
 from adaswitch.cli import _register, cli
 from adaswitch.engine import Collaboration, EngineSettings
-from adaswitch.learning.finetune import FinetuneSettings, prepare_examples, tokenize_record, tokenize_trajectory
+from adaswitch.learning.examples import prepare_examples, tokenize_record, tokenize_trajectory
+from adaswitch.learning.finetune_settings import FinetuneSettings
 from adaswitch.learning.records import SFTRecord, step_records, trajectory_groups
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy

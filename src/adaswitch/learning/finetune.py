@@ -1,14 +1,9 @@
 """Fine-tune the local agent on supervised records with TRL's SFTTrainer (PEFT LoRA by default).
 
-Prompts are rendered by :class:`~adaswitch.chat_template.ChatTemplate` from the model's own chat
-template, exactly as the llama.cpp backend renders them at inference, and tokenised the way it
-tokenises them (special tokens parsed; a BOS token only when the model asks for one and the text
-does not already start with it). The completion's tokens follow the prompt's directly, and nothing
-is appended to them: no EOS or end-of-turn token, since the records decide what is trained.
-
-The examples reach SFTTrainer pre-tokenised, as ``input_ids`` plus a ``completion_mask``, and the
-trainer builds the labels from the mask (``completion_only_loss``): prompt tokens get -100. We do
-not hand TRL prompt/completion strings because it would then append EOS to every completion and
+The records become examples as :mod:`adaswitch.learning.examples` says (the inference prompt,
+tokenised as at inference, the loss on the completions only). They reach SFTTrainer pre-tokenised,
+as ``input_ids`` plus a ``completion_mask``, and the trainer builds the labels from the mask
+(``completion_only_loss``): prompt tokens get -100. We do not hand TRL prompt/completion strings because it would then append EOS to every completion and
 tokenise with its own rules instead of the inference-time ones.
 
 A run saves a checkpoint (LoRA adapter or weights, optimiser, scheduler, random states) every
@@ -30,7 +25,6 @@ import resource
 import shutil
 import statistics
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,113 +42,18 @@ from adaswitch.learning.checkpoints import (
     timer_state,
     training_stopper,
 )
-from adaswitch.learning.records import SFTRecord, read_records, trajectory_groups
+from adaswitch.learning.examples import ExampleCounts, prepare_examples, template_for
+from adaswitch.learning.finetune_settings import FinetuneSettings
+from adaswitch.learning.records import SFTRecord, read_records
 
 log = logging.getLogger(__name__)
 
 LEARN_EXTRA_HINT = "pip install 'adaswitch[learn]'"
 _LEARN_MODULES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
-IGNORE_INDEX = -100
 
 
 class LearnExtraMissing(ImportError):
     """The training stack (the ``learn`` extra) is not installed."""
-
-
-@dataclass(frozen=True)
-class FinetuneSettings:
-    method: Literal["lora", "full"] = "lora"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: str | tuple[str, ...] = "all-linear"
-    """PEFT's ``target_modules``: ``"all-linear"`` (every linear layer but the output head) or names."""
-    learning_rate: float | None = None
-    """None: 2e-4 for LoRA, 2e-5 for full fine-tuning."""
-    epochs: float = 1.0
-    max_steps: int | None = None
-    """When set, the number of optimiser steps, whatever ``epochs`` says."""
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_length: int = 1536
-    """Tokens per example; longer ones are handled as ``overlong`` says."""
-    overlong: Literal["truncate", "drop"] = "truncate"
-    """``truncate``: cut the prompt from the left (keeping a leading BOS); ``drop``: skip the record.
-    A record whose completion alone does not fit is always dropped."""
-    bf16: Literal["auto", "on", "off"] = "auto"
-    """bf16 autocast; ``auto`` turns it on where it speeds training (see :func:`bf16_helps`)."""
-    gradient_checkpointing: bool = True
-    seed: int = 0
-    threads: int | None = None
-    """torch CPU threads while training; None leaves torch's default."""
-    checkpoint_every: int = 10
-    """Save a resumable checkpoint every this many optimiser steps; 0: never (a killed run starts over)."""
-    pack_trajectories: bool = False
-    """Train the step records that are cuts of one trajectory as one sequence, every step in the loss
-    (:func:`records.trajectory_groups`): same targets, a fraction of the tokens."""
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.method in ("lora", "full"), f"method must be 'lora' or 'full', not {self.method!r}"),
-            (self.lora_r > 0 and self.lora_alpha > 0, "lora_r and lora_alpha must be positive"),
-            (0.0 <= self.lora_dropout < 1.0, "lora_dropout must be in [0, 1)"),
-            (self.learning_rate is None or self.learning_rate > 0, "learning_rate must be positive"),
-            (self.epochs > 0, "epochs must be positive"),
-            (self.max_steps is None or self.max_steps > 0, "max_steps must be positive"),
-            (self.batch_size > 0 and self.grad_accum > 0, "batch_size and grad_accum must be positive"),
-            (self.max_length > 1, "max_length must be at least 2"),
-            (self.overlong in ("truncate", "drop"), f"overlong must be 'truncate' or 'drop', not {self.overlong!r}"),
-            (self.bf16 in ("auto", "on", "off"), f"bf16 must be 'auto', 'on' or 'off', not {self.bf16!r}"),
-            (self.threads is None or self.threads > 0, "threads must be positive"),
-            (self.checkpoint_every >= 0, "checkpoint_every must be 0 (never) or positive"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        if isinstance(self.target_modules, list):
-            object.__setattr__(self, "target_modules", tuple(self.target_modules))
-
-    @property
-    def lr(self) -> float:
-        if self.learning_rate is not None:
-            return self.learning_rate
-        return 2e-4 if self.method == "lora" else 2e-5
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        if isinstance(self.target_modules, tuple):
-            data["target_modules"] = list(self.target_modules)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FinetuneSettings:
-        return cls(**data)
-
-    def training_json(self) -> dict[str, Any]:
-        """The settings that decide what is trained (not how often it is saved or on how many threads)."""
-        data = self.to_json()
-        for key in _NOT_TRAINING:
-            data.pop(key)
-        return data
-
-
-_NOT_TRAINING = ("threads", "checkpoint_every")
-
-
-@dataclass(frozen=True)
-class ExampleCounts:
-    """What became of the records on the way to training examples."""
-
-    records: int
-    examples: int
-    truncated: int = 0
-    dropped_overlong: int = 0
-    dropped_empty: int = 0
-    completion_tokens: int = 0
-    kinds: dict[str, int] = field(default_factory=dict)
-    """Training examples by record kind."""
-    packed: int = 0
-    """Records trained inside an earlier record's example (``pack_trajectories``)."""
 
 
 @dataclass(frozen=True)
@@ -274,117 +173,6 @@ def bf16_helps() -> bool:
     return bool(amx and amx())
 
 
-def template_for(tokenizer: Any) -> ChatTemplate:
-    """The prompt renderer for a tokenizer: its chat template and special-token texts."""
-    return ChatTemplate(
-        getattr(tokenizer, "chat_template", None),
-        bos_token=tokenizer.bos_token or "",
-        eos_token=tokenizer.eos_token or "",
-    )
-
-
-def render_record_prompt(record: SFTRecord, template: ChatTemplate) -> str:
-    """The prompt text of a record, as at inference: a final assistant message is continued,
-    any other final message gets a new assistant turn."""
-    continue_final = bool(record.messages) and record.messages[-1].role == "assistant"
-    return template.render(record.messages, continue_final=continue_final)
-
-
-def tokenize_record(record: SFTRecord, tokenizer: Any, template: ChatTemplate) -> dict[str, list[int]]:
-    """One training example: ``input_ids`` (prompt then completion), ``completion_mask`` (1 on the
-    completion's tokens) and ``labels`` (the ids, with -100 on the prompt's tokens)."""
-    prompt = render_record_prompt(record, template)
-    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    if _adds_bos(tokenizer) and not (template.bos_token and prompt.startswith(template.bos_token)):
-        prompt_ids.insert(0, tokenizer.bos_token_id)
-    completion_ids = list(tokenizer(record.completion, add_special_tokens=False)["input_ids"])
-    return {
-        "input_ids": prompt_ids + completion_ids,
-        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
-        "labels": [IGNORE_INDEX] * len(prompt_ids) + completion_ids,
-    }
-
-
-def tokenize_trajectory(group: Sequence[SFTRecord], tokenizer: Any, template: ChatTemplate) -> dict[str, list[int]]:
-    """One training example for the cuts of one trajectory (see :func:`records.trajectory_groups`):
-    the first record's prompt, then each completion in the loss and, between two, the text the tool
-    and the engine added (observation, next label) out of it. Each piece is tokenised apart, as the
-    engine's prompt and the model's generated tokens meet at inference."""
-    example = tokenize_record(group[0], tokenizer, template)
-    ids, mask = list(example["input_ids"]), list(example["completion_mask"])
-    for before, after in zip(group, group[1:]):
-        written = before.messages[-1].content + before.completion
-        between = after.messages[-1].content[len(written):]
-        gap = list(tokenizer(between, add_special_tokens=False)["input_ids"]) if between else []
-        completion = list(tokenizer(after.completion, add_special_tokens=False)["input_ids"])
-        ids += gap + completion
-        mask += [0] * len(gap) + [1] * len(completion)
-    return {
-        "input_ids": ids,
-        "completion_mask": mask,
-        "labels": [token if keep else IGNORE_INDEX for token, keep in zip(ids, mask)],
-    }
-
-
-def truncate_example(example: dict[str, list[int]], max_length: int, *, bos_id: int | None = None) -> dict | None:
-    """Cut the prompt from the left so the example has ``max_length`` tokens, keeping a leading
-    ``bos_id``; None when the completion alone does not leave room for one prompt token."""
-    ids = example["input_ids"]
-    if len(ids) <= max_length:
-        return example
-    n_completion = sum(example["completion_mask"])
-    keep_bos = bos_id is not None and ids and ids[0] == bos_id
-    room = max_length - n_completion - int(keep_bos)
-    if room < 1:
-        return None
-    start = int(keep_bos)
-    cut = len(ids) - n_completion - start - room  # prompt tokens removed, after the BOS if kept
-    return {key: values[:start] + values[start + cut:] for key, values in example.items()}
-
-
-def prepare_examples(
-    records: list[SFTRecord], tokenizer: Any, template: ChatTemplate, settings: FinetuneSettings
-) -> tuple[list[dict[str, list[int]]], ExampleCounts]:
-    """Tokenise records for training (``input_ids`` and ``completion_mask``), applying the length
-    policy; return the examples and what happened to the records."""
-    examples: list[dict[str, list[int]]] = []
-    kinds: Counter[str] = Counter()
-    truncated = overlong = empty = tokens = 0
-    bos_id = tokenizer.bos_token_id if _adds_bos(tokenizer) else None
-    pending = trajectory_groups(records) if settings.pack_trajectories else [[record] for record in records]
-    pending.reverse()
-    packed = 0
-    while pending:
-        group = pending.pop()
-        if len(group) > 1:
-            example = tokenize_trajectory(group, tokenizer, template)
-            if len(example["input_ids"]) > settings.max_length:  # too long as one: train its cuts apart
-                pending.extend([record] for record in reversed(group))
-                continue
-            packed += len(group) - 1
-        else:
-            example = tokenize_record(group[0], tokenizer, template)
-        if not any(example["completion_mask"]):
-            empty += 1
-            continue
-        if len(example["input_ids"]) > settings.max_length:
-            fitted = None
-            if settings.overlong == "truncate":
-                fitted = truncate_example(example, settings.max_length, bos_id=bos_id)
-            if fitted is None:
-                overlong += 1
-                continue
-            example, truncated = fitted, truncated + 1
-        examples.append({"input_ids": example["input_ids"], "completion_mask": example["completion_mask"]})
-        kinds[group[0].kind] += 1
-        tokens += sum(example["completion_mask"])
-    counts = ExampleCounts(
-        records=len(records), examples=len(examples), truncated=truncated, dropped_overlong=overlong,
-        dropped_empty=empty, completion_tokens=tokens, kinds=dict(sorted(kinds.items())), packed=packed,
-    )
-    return examples, counts
-
-
 def finetune(
     base: str | Path,
     records: list[SFTRecord] | Path | str,
@@ -496,15 +284,6 @@ def _locate_base(base: str | Path) -> tuple[Literal["gguf", "hf"], Path]:
     from adaswitch.embedded import resolve_model
 
     return "gguf", resolve_model(str(base))
-
-
-def _adds_bos(tokenizer: Any) -> bool:
-    """Whether the tokenizer puts a BOS token in front of a text (llama.cpp's ``add_bos``)."""
-    if tokenizer.bos_token_id is None:
-        return False
-    with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
-    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-    return len(with_special) > len(plain) and with_special[0] == tokenizer.bos_token_id
 
 
 def _as_records(records: list[SFTRecord] | Path | str) -> list[SFTRecord]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adaswitch.jsonfile import write_json
-from adaswitch.learning.finetune import FinetuneSettings
+from adaswitch.learning.finetune_settings import FinetuneSettings
 
 log = logging.getLogger(__name__)
 

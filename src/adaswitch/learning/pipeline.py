@@ -233,7 +233,8 @@ class Pipeline:
 
     def _train(self, directory: str, base: str, records: Path, register_as: str, epochs: float) -> tuple[dict, dict, dict]:
         from adaswitch.learning.export import export_gguf
-        from adaswitch.learning.finetune import FinetuneSettings, finetune
+        from adaswitch.learning.finetune import finetune
+        from adaswitch.learning.finetune_settings import FinetuneSettings
         from adaswitch.trained_models import register_trained_model
 
         out_dir = self.work / directory

@@ -352,6 +352,38 @@ def test_lora_moves_the_judgment_toward_wrong(smol_path, lora_run, tmp_path, mon
 
 
 @pytest.mark.realmodel
+def test_the_adapter_alone_applied_at_load_time_moves_the_judgment_too(smol_path, lora_run, tmp_path, monkeypatch):
+    from adaswitch.backends import make_backend
+    from adaswitch.identity import backend_identity
+    from adaswitch.learning.export import export_lora_gguf
+    from adaswitch.trained_models import TrainedModelError, register_trained_model, trained_model_path
+
+    result, _ = lora_run
+    adapter = export_lora_gguf(result.adapter_dir, tmp_path / "judged.lora.gguf", result.model_dir)
+    assert adapter.read_bytes()[:4] == b"GGUF" and adapter.stat().st_size < 5_000_000
+    before = _p_wrong(smol_path, HELD_OUT)
+    monkeypatch.setenv("ADASWITCH_CACHE_DIR", str(tmp_path / "cache"))
+    register_trained_model("smol-judged-lora", adapter, {"adapter_of": str(smol_path), "prompt": "zero-shot"})
+    with pytest.raises(TrainedModelError, match="LoRA adapter"):
+        trained_model_path("smol-judged-lora")  # not a model file on its own
+    backend = make_backend("llama:smol-judged-lora")
+    try:
+        assert backend.model_file == smol_path and backend.adapter_file is not None
+        assert backend.prompt_style == "zero-shot"
+        after = backend.probe(ProbeRequest(messages=HELD_OUT.messages, continue_final=True,
+                                           candidates=["wrong"])).probs["wrong"]
+        with_adapter = backend_identity(backend)
+    finally:
+        backend.close()
+    plain = make_backend(f"llama:{smol_path}")
+    try:
+        assert backend_identity(plain) != with_adapter and "+lora:" in with_adapter  # never share cached replies
+    finally:
+        plain.close()
+    assert after > 0.5 and after > 5 * before
+
+
+@pytest.mark.realmodel
 def test_full_finetuning_continues_from_a_trained_model(lora_run, tmp_path):
     from safetensors import safe_open
 

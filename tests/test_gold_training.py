@@ -188,6 +188,7 @@ def test_practice_on_gold_trains_exports_and_registers_a_zero_shot_model(tmp_pat
     counts = outcome["training"]["counts"]
     assert (counts["examples"], counts["packed"]) == (4, 4)  # two steps a question, one sequence each
     assert outcome["training"]["steps"] == 2 and Path(outcome["gguf"]).read_bytes()[:4] == b"GGUF"
+    assert Path(outcome["adapter"]).read_bytes()[:4] == b"GGUF"
     # a rerun finds everything done, redoes nothing, and registers the model
     before = Path(outcome["gguf"]).stat().st_mtime_ns
     again = practise_on_gold(work, base, {"gsm8k": 4}, settings, register_as="smol-gold", progress=False)

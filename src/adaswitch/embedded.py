@@ -32,7 +32,7 @@ from adaswitch.embedded_catalog import (
     locate_in_distribution,
 )
 from adaswitch.jsonfile import write_atomic
-from adaswitch.trained_models import list_trained_models, trained_model_path
+from adaswitch.trained_models import list_trained_models, trained_adapter, trained_model_path
 
 __all__ = [
     "CACHE_ENV",
@@ -69,6 +69,21 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> Path:
     raise EmbeddedModelError(
         f"unknown embedded model {name!r}; known: {known}" + (f"; trained here: {local}" if local else "")
     )
+
+
+def resolve_with_adapter(name: str, cache_dir: Path | None = None) -> tuple[Path, Path | None]:
+    """Like :func:`resolve_model`, for a name that may be a registered LoRA adapter: the base
+    model's file and the adapter's (None for a plain model)."""
+    adapter = trained_adapter(name, cache_dir)
+    if adapter is None:
+        return resolve_model(name, cache_dir), None
+    base, path = adapter
+    base_path = Path(base).expanduser()
+    if base_path.suffix != ".gguf":
+        base_path = resolve_model(base, cache_dir)
+    elif not base_path.is_file():
+        raise EmbeddedModelError(f"{name!r}: its base model file {base_path} is missing")
+    return base_path, path
 
 
 def resolve(model: EmbeddedModel, cache_dir: Path | None = None) -> Path:

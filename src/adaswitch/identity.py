@@ -64,13 +64,17 @@ def file_digest(path: str | Path) -> str:
 
 def backend_identity(backend: Backend) -> str:
     """``Class/sha256:HEX`` for a backend that runs a file, ``Class/name:NAME`` otherwise, plus
-    ``;settings:HEX`` when the backend has reply-relevant settings."""
+    ``+lora:HEX`` for a LoRA adapter applied to it and ``;settings:HEX`` when the backend has
+    reply-relevant settings."""
     kind = type(backend).__name__
     path = backend.model_file
     if path is not None and Path(path).is_file():
         identity = f"{kind}/sha256:{file_digest(path)}"
     else:
         identity = f"{kind}/name:{backend.name}"
+    adapter = backend.adapter_file
+    if adapter is not None and Path(adapter).is_file():
+        identity += f"+lora:{file_digest(adapter)}"
     settings = backend.identity_settings()
     if settings:
         text = json.dumps(settings, sort_keys=True, default=str)

@@ -24,6 +24,8 @@ from adaswitch.embedded_catalog import EMBEDDED_MODELS, EmbeddedModelError, defa
 MODEL_FILE = "model.gguf"
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
+ADAPTER_OF = "adapter_of"
+"""Manifest key of a registered LoRA adapter: the base model it applies to."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _GGUF_MAGIC = b"GGUF"
 
@@ -153,14 +155,34 @@ def get_trained_model(name: str, cache_dir: Path | None = None) -> TrainedModel:
 
 
 def trained_model_path(name: str, cache_dir: Path | None = None) -> Path | None:
-    """The GGUF file of a registered ``name``; None when no such model is registered."""
+    """The GGUF file of a registered ``name``; None when no such model is registered. A registered
+    LoRA adapter is not a model file on its own: asking for one is an error that says so."""
+    model = _registered(name, cache_dir)
+    if model is None:
+        return None
+    if base := model.manifest.get(ADAPTER_OF):
+        raise TrainedModelError(f"{name!r} is a LoRA adapter of {base}, not a model file: serve it through a "
+                                f"backend (llama:{name}, server:{name}), which loads the base with it")
+    return model.path
+
+
+def trained_adapter(name: str, cache_dir: Path | None = None) -> tuple[str, Path] | None:
+    """``(base, adapter file)`` when ``name`` is a registered LoRA adapter (its manifest's
+    ``adapter_of`` names the base model: an embedded name or a path); None otherwise."""
+    model = _registered(name, cache_dir)
+    if model is None or not (base := model.manifest.get(ADAPTER_OF)):
+        return None
+    return str(base), model.path
+
+
+def _registered(name: str, cache_dir: Path | None) -> TrainedModel | None:
     try:
         validate_name(name)
     except TrainedModelError:
         return None
     if not (trained_root(cache_dir) / name / MANIFEST_FILE).is_file():
         return None
-    return get_trained_model(name, cache_dir).path
+    return get_trained_model(name, cache_dir)
 
 
 def manifest_beside(path: Path | str) -> dict[str, Any] | None:

@@ -71,9 +71,9 @@ def make_backend(spec: str, options: EndpointOptions | None = None, gate: "CpuGa
 def _llama(name_or_path: str, options: EndpointOptions) -> Backend:
     from adaswitch.backends.llamacpp import LlamaCppBackend
 
-    path, name = _model_file(name_or_path)
-    backend = LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name)
-    backend.prompt_style = prompt_style_of(path)
+    path, name, adapter = _model_file(name_or_path)
+    backend = LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name, lora_path=adapter)
+    backend.prompt_style = prompt_style_of(adapter or path)
     return backend
 
 
@@ -85,10 +85,10 @@ def _server(target: str, options: EndpointOptions, gate: "CpuGate | None") -> Ba
         raise ValueError("server backend needs a model or a URL: server:NAME_OR_PATH or server:http://HOST:PORT")
     if target.startswith(("http://", "https://")):
         return LlamaServerBackend(base_url=target, timeout_s=max(options.timeout_s, 900.0))
-    path, name = _model_file(target)
+    path, name, adapter = _model_file(target)
     settings = ServerSettings(parallel=options.parallel, n_ctx=options.n_ctx, threads=options.n_threads)
-    backend = LlamaServerBackend(model_path=path, settings=settings, name=name, gate=gate)
-    backend.prompt_style = prompt_style_of(path)
+    backend = LlamaServerBackend(model_path=path, settings=settings, name=name, gate=gate, lora_path=adapter)
+    backend.prompt_style = prompt_style_of(adapter or path)
     return backend
 
 
@@ -101,16 +101,18 @@ def prompt_style_of(path: Path) -> str:
     return str(manifest.get("prompt") or "few-shot") if manifest else "few-shot"
 
 
-def _model_file(name_or_path: str) -> tuple[Path, str]:
-    """The GGUF file and model name of an embedded or trained model's name, or of a ``.gguf`` path."""
+def _model_file(name_or_path: str) -> tuple[Path, str, Path | None]:
+    """The GGUF file, model name and LoRA adapter file (None for a plain model) of an embedded or
+    trained model's name, or of a ``.gguf`` path."""
     path = Path(name_or_path).expanduser()
+    adapter = None
     if path.suffix != ".gguf":
-        from adaswitch.embedded import resolve_model
+        from adaswitch.embedded import resolve_with_adapter
 
-        path = resolve_model(name_or_path)
+        path, adapter = resolve_with_adapter(name_or_path)
         name = name_or_path
     else:
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         name = path.stem
-    return path, name
+    return path, name, adapter

@@ -133,6 +133,8 @@ class Backend(ABC):
     """True when the model computes in this process: callers then run one request at a time."""
     model_file: Path | None = None
     """The weights file, when the backend runs one (identifies the exact model)."""
+    adapter_file: Path | None = None
+    """A LoRA adapter (GGUF) applied to ``model_file`` at load time, when there is one."""
     hidden_size: int | None = None
     """Length of the vectors :meth:`hidden_state` returns, when the backend can read them."""
     honours_grammar: bool = False

@@ -60,20 +60,25 @@ class LlamaServerBackend(Backend):
         name: str | None = None,
         timeout_s: float = 900.0,
         gate: CpuGate | None = None,
+        lora_path: str | Path | None = None,
     ):
         """Give ``model_path`` to start a server for that file (``binary`` defaults to the built
         one, :func:`adaswitch.backends.llama_server_build.llama_server_binary`), or ``base_url`` to
         use a server already running. Servers started here that share the CPUs share a ``gate``, so
-        that one computes at a time (:class:`adaswitch.backends.cpu_gate.CpuGate`)."""
+        that one computes at a time (:class:`adaswitch.backends.cpu_gate.CpuGate`). A started server
+        applies the LoRA adapter ``lora_path`` (GGUF) when given."""
         if (model_path is None) == (base_url is None):
             raise ValueError("give exactly one of model_path (start a server) or base_url (use a running one)")
+        if lora_path is not None and model_path is None:
+            raise ValueError("a LoRA adapter is applied by a server started here (model_path), not a running one")
         self._process: LlamaServerProcess | None = None
         if model_path is not None:
             from adaswitch.backends.llama_server_build import llama_server_binary
 
             self.model_file = Path(model_path)
+            self.adapter_file = Path(lora_path) if lora_path is not None else None
             self._process = LlamaServerProcess(Path(binary) if binary else llama_server_binary(), self.model_file,
-                                               settings or ServerSettings())
+                                               settings or ServerSettings(), self.adapter_file)
             self._process.start()
             base_url = self._process.base_url
         assert base_url is not None

@@ -40,9 +40,11 @@ class ServerSettings:
 class LlamaServerProcess:
     """``llama-server`` for one model file, on a free port of 127.0.0.1, until :meth:`stop`."""
 
-    def __init__(self, binary: Path, model_path: Path, settings: ServerSettings | None = None):
+    def __init__(self, binary: Path, model_path: Path, settings: ServerSettings | None = None,
+                 lora_path: Path | None = None):
         self.binary = Path(binary)
         self.model_path = Path(model_path)
+        self.lora_path = Path(lora_path) if lora_path is not None else None
         self.settings = settings or ServerSettings()
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -64,7 +66,7 @@ class LlamaServerProcess:
             "--parallel", str(s.parallel), "--ctx-size", str(s.parallel * s.n_ctx),
             "--threads", str(threads), "--threads-batch", str(threads), "--n-gpu-layers", "0",
             "--no-webui", "--cont-batching", "--flash-attn", "off",
-        ]
+        ] + (["--lora", str(self.lora_path)] if self.lora_path is not None else [])
 
     def start(self) -> "LlamaServerProcess":
         """Start the server and wait until it answers ``/health`` with 200."""

@@ -53,8 +53,9 @@ class LlamaCppBackend(Backend):
         seed: int = 0,
         name: str | None = None,
         extra_buffers: bool | None = None,
+        lora_path: str | Path | None = None,
     ):
-        """Load a GGUF file.
+        """Load a GGUF file, with the LoRA adapter (GGUF) ``lora_path`` applied when given.
 
         ``n_threads`` defaults to the CPUs this process may run on. ``extra_buffers`` lets
         llama.cpp repack weights into its accelerated layouts; by default it is off when the
@@ -77,11 +78,13 @@ class LlamaCppBackend(Backend):
                     seed=seed,
                     logits_all=False,
                     verbose=False,
+                    lora_path=str(lora_path) if lora_path is not None else None,
                 )
         except (ValueError, RuntimeError) as err:
             raise BackendError("load_failed", f"{model_path}: {err}", retryable=False) from err
         self.name = name or Path(model_path).stem
         self.model_file = Path(model_path)
+        self.adapter_file = Path(lora_path) if lora_path is not None else None
         self.parameters = int(llama_cpp.llama_model_n_params(self._llm.model))
         # the hidden state is per token only without pooling (the default for generative models)
         pooled = llama_cpp.llama_pooling_type(self._llm.ctx) != llama_cpp.LLAMA_POOLING_TYPE_NONE

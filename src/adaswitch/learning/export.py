@@ -71,6 +71,44 @@ def export_gguf(
     return out
 
 
+ADAPTER_TYPES = ("f32", "f16", "bf16", "q8_0")
+"""Types llama.cpp's LoRA converter writes."""
+
+
+def export_lora_gguf(
+    adapter_dir: Path | str,
+    out_path: Path | str,
+    base_config_dir: Path | str,
+    outtype: str = "f16",
+    *,
+    tools: ConversionTools | None = None,
+) -> Path:
+    """Convert a PEFT LoRA adapter (``adapter_config.json`` and safetensors) to a GGUF adapter that
+    llama.cpp applies to the base model at load time (``llama_cpp.Llama(lora_path=...)``,
+    ``llama-server --lora``). ``base_config_dir`` holds the base model's ``config.json`` (the
+    fine-tuning output's ``model/`` does); no base weights are read. Atomic like :func:`export_gguf`."""
+    outtype = outtype.lower()
+    if outtype not in ADAPTER_TYPES:
+        raise ExportError(f"unknown adapter type {outtype!r}; choose one of {', '.join(ADAPTER_TYPES)}")
+    adapter = Path(adapter_dir).resolve()
+    if not (adapter / "adapter_config.json").is_file():
+        raise ExportError(f"{adapter} is not a PEFT adapter directory (no adapter_config.json)")
+    base = _model_dir(Path(base_config_dir).resolve())
+    out = Path(out_path).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tools = tools or conversion_tools()
+    if not tools.convert_lora.is_file():
+        raise ExportError(f"{tools.root} lacks convert_lora_to_gguf.py; run 'adaswitch models prepare-tools --force'")
+    part = _temp_path(out, ".lora")
+    try:
+        _run_converter([sys.executable, str(tools.convert_lora), str(adapter), "--base", str(base),
+                        "--outfile", str(part), "--outtype", outtype], tools, adapter)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+    return out
+
+
 def quantize_gguf(source: Path | str, out_path: Path | str, quant: str, *, threads: int | None = None) -> Path:
     """Quantise a GGUF file (f32, f16 or bf16 weights) to ``quant`` with llama.cpp, in process."""
     import llama_cpp
@@ -110,10 +148,14 @@ def _temp_path(out: Path, tag: str) -> Path:
 
 
 def _convert(tools: ConversionTools, source: Path, out: Path, outtype: str) -> None:
+    cmd = [sys.executable, str(tools.convert_hf), str(source), "--outfile", str(out), "--outtype", outtype]
+    _run_converter(cmd, tools, source)
+
+
+def _run_converter(cmd: list[str], tools: ConversionTools, source: Path) -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env.pop("NO_LOCAL_GGUF", None)  # the converter must use the gguf-py it was released with
-    cmd = [sys.executable, str(tools.convert_hf), str(source), "--outfile", str(out), "--outtype", outtype]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=tools.root)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        raise ExportError(f"convert_hf_to_gguf.py failed on {source} (exit {done.returncode}):\n{tail}")
+        raise ExportError(f"{Path(cmd[1]).name} failed on {source} (exit {done.returncode}):\n{tail}")

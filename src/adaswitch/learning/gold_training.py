@@ -1,5 +1,6 @@
 """Self-practice on gold: fine-tune the local model on gold trajectories of the training splits,
-export it to GGUF and register it, with no model in the loop before training.
+export it to GGUF (the merged model, and the LoRA adapter alone, which llama.cpp applies to the
+base at load time) and register it, with no model in the loop before training.
 
 The records come from :mod:`adaswitch.learning.gold` (zero-shot prompts: the practised agent is
 served without few-shot examples, see ``prompts.zero_shot_prompts_for``); the cuts of one
@@ -66,12 +67,13 @@ def practise_on_gold(
     stop_by: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Records, training, export (``work_dir/model.gguf``) and, with ``register_as``, registration.
+    """Records, training, export (``work_dir/model.gguf``, merged and quantised; ``adapter.gguf``,
+    the f16 LoRA adapter) and, with ``register_as``, registration of the merged model.
 
     Returns what was done: the records summary, the training figures and the model file. Raises
     ``TrainingInterrupted`` when ``stop_by`` or a signal stops training (a rerun resumes).
     """
-    from adaswitch.learning.export import export_gguf
+    from adaswitch.learning.export import export_gguf, export_lora_gguf
     from adaswitch.learning.finetune import finetune
 
     work = Path(work_dir)
@@ -84,12 +86,16 @@ def practise_on_gold(
     gguf = work / "model.gguf"
     if not gguf.exists():
         export_gguf(result["model_dir"], gguf, quant=quant)
+    adapter = work / "adapter.gguf" if result.get("adapter_dir") else None
+    if adapter is not None and not adapter.exists():
+        export_lora_gguf(result["adapter_dir"], adapter, result["model_dir"])
     outcome: dict[str, Any] = {
         "records": json.loads((work / RECORDS_SUMMARY).read_text(encoding="utf-8")),
         "training": {key: result.get(key) for key in ("steps", "seconds", "median_step_seconds", "counts",
                                                       "peak_rss_mb", "bf16", "resumed_at", "settings")},
         "losses": result.get("losses"),
         "gguf": str(gguf),
+        "adapter": str(adapter) if adapter is not None else None,
     }
     if register_as:
         from adaswitch.trained_models import register_trained_model

@@ -384,6 +384,35 @@ def test_the_adapter_alone_applied_at_load_time_moves_the_judgment_too(smol_path
 
 
 @pytest.mark.realmodel
+def test_llama_server_applies_the_adapter_as_the_in_process_backend_does(smol_path, lora_run, tmp_path):
+    from adaswitch.backends.llama_server import LlamaServerBackend
+    from adaswitch.backends.llama_server_build import find_llama_server
+    from adaswitch.backends.llama_server_process import ServerSettings
+    from adaswitch.backends.llamacpp import LlamaCppBackend
+    from adaswitch.learning.export import export_lora_gguf
+
+    binary = find_llama_server()
+    if binary is None:
+        pytest.skip("llama-server is not built (adaswitch models prepare-server)")
+    result, _ = lora_run
+    adapter = export_lora_gguf(result.adapter_dir, tmp_path / "judged.lora.gguf", result.model_dir)
+    request = ProbeRequest(messages=HELD_OUT.messages, continue_final=True, candidates=["wrong"])
+    served = LlamaServerBackend(model_path=smol_path, binary=binary, settings=ServerSettings(parallel=1, n_ctx=512),
+                                lora_path=adapter)
+    try:
+        assert "--lora" in served._process.command()
+        on_server = served.probe(request).probs["wrong"]
+    finally:
+        served.close()
+    local = LlamaCppBackend(smol_path, n_ctx=512, lora_path=adapter)
+    try:
+        in_process = local.probe(request).probs["wrong"]
+    finally:
+        local.close()
+    assert on_server > 0.5 and on_server == pytest.approx(in_process, abs=0.05)
+
+
+@pytest.mark.realmodel
 def test_full_finetuning_continues_from_a_trained_model(lora_run, tmp_path):
     from safetensors import safe_open
 

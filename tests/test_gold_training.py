@@ -200,3 +200,26 @@ def test_practice_on_gold_trains_exports_and_registers_a_zero_shot_model(tmp_pat
     assert prompt_style_of(registered) == "zero-shot"
     manifest = json.loads((registered.parent / "manifest.json").read_text())
     assert manifest["stage"] == "gold-practice" and manifest["questions"] == {"gsm8k": 4}
+    assert manifest["adapter_of"] == base and registered.read_bytes() == Path(again["adapter"]).read_bytes()
+
+
+def test_a_registered_adapter_resolves_to_its_base_and_itself(tmp_path: Path, monkeypatch):
+    from adaswitch.embedded import EmbeddedModelError, resolve_with_adapter
+    from adaswitch.trained_models import TrainedModelError, get_trained_model, trained_adapter, trained_model_path
+
+    monkeypatch.setenv("ADASWITCH_CACHE_DIR", str(tmp_path / "cache"))
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF" + bytes(60))
+    lora = tmp_path / "lora.gguf"
+    lora.write_bytes(b"GGUF" + bytes(30))
+    adapter = register_trained_model("gold-lora", lora, {"adapter_of": str(base), "prompt": "zero-shot"})
+    assert trained_adapter("gold-lora") == (str(base), adapter)
+    assert resolve_with_adapter("gold-lora") == (base, adapter)
+    assert get_trained_model("gold-lora").description.startswith(f"LoRA adapter of {base}")
+    with pytest.raises(TrainedModelError, match="LoRA adapter of"):
+        trained_model_path("gold-lora")
+    plain = register_trained_model("plain-model", base, {"base": "b"})
+    assert trained_adapter("plain-model") is None and resolve_with_adapter("plain-model") == (plain, None)
+    register_trained_model("orphan-lora", lora, {"adapter_of": str(tmp_path / "gone.gguf")})
+    with pytest.raises(EmbeddedModelError, match="base model file"):
+        resolve_with_adapter("orphan-lora")

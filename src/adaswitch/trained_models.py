@@ -43,7 +43,8 @@ class TrainedModel:
 
     @property
     def description(self) -> str:
-        parts = [f"trained from {self.manifest.get('base', '?')}"]
+        base = self.manifest.get(ADAPTER_OF)
+        parts = [f"LoRA adapter of {base}" if base else f"trained from {self.manifest.get('base', '?')}"]
         if stage := self.manifest.get("stage"):
             parts.append(f"stage {stage}")
         if created := self.manifest.get("created"):

@@ -68,7 +68,8 @@ def practise_on_gold(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Records, training, export (``work_dir/model.gguf``, merged and quantised; ``adapter.gguf``,
-    the f16 LoRA adapter) and, with ``register_as``, registration of the merged model.
+    the f16 LoRA adapter) and, with ``register_as``, registration of the adapter as one of ``base``
+    (of the merged model after full fine-tuning).
 
     Returns what was done: the records summary, the training figures and the model file. Raises
     ``TrainingInterrupted`` when ``stop_by`` or a signal stops training (a rerun resumes).
@@ -98,12 +99,15 @@ def practise_on_gold(
         "adapter": str(adapter) if adapter is not None else None,
     }
     if register_as:
-        from adaswitch.trained_models import register_trained_model
+        from adaswitch.trained_models import ADAPTER_OF, register_trained_model
 
-        registered = register_trained_model(register_as, gguf, {
-            "base": str(base), "stage": "gold-practice", "prompt": PROMPT_STYLE, "questions": dict(questions),
-            "quant": quant, "settings": result.get("settings"), "work_dir": str(work.resolve()),
-        }, replace=True)
+        manifest = {"base": str(base), "stage": "gold-practice", "prompt": PROMPT_STYLE, "questions": dict(questions),
+                    "settings": result.get("settings"), "work_dir": str(work.resolve())}
+        if adapter is not None:  # the base keeps its own weights; llama.cpp applies the adapter at load time
+            registered = register_trained_model(register_as, adapter, {**manifest, ADAPTER_OF: str(base)},
+                                                replace=True)
+        else:
+            registered = register_trained_model(register_as, gguf, {**manifest, "quant": quant}, replace=True)
         outcome["registered_as"] = register_as
         outcome["registered"] = str(registered)
     write_json(work / "practice.json", outcome)

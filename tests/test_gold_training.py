@@ -223,3 +223,21 @@ def test_a_registered_adapter_resolves_to_its_base_and_itself(tmp_path: Path, mo
     register_trained_model("orphan-lora", lora, {"adapter_of": str(tmp_path / "gone.gguf")})
     with pytest.raises(EmbeddedModelError, match="base model file"):
         resolve_with_adapter("orphan-lora")
+
+
+def test_learn_gold_with_default_options_trains_with_the_default_settings(monkeypatch, tmp_path: Path):
+    """The command's defaults are the stage's defaults, so a run started from Python resumes from the CLI."""
+    from adaswitch.learning import gold_training
+
+    seen = {}
+
+    def fake(work_dir, base, questions, settings, **kw):
+        seen.update(settings=settings, questions=questions, register_as=kw["register_as"])
+        return {"records": {}, "training": {}, "gguf": "x"}
+
+    monkeypatch.setattr(gold_training, "practise_on_gold", fake)
+    _register()
+    result = CliRunner().invoke(cli, ["learn", "gold", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].training_json() == gold_training.DEFAULT_SETTINGS.training_json()
+    assert seen["questions"] == {"gsm8k": 600} and seen["register_as"] == "adaswitch-gold"

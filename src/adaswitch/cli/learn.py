@@ -130,7 +130,8 @@ def probe(**options: Any) -> None:
               help="Register the practised model under this name ('' to skip).")
 @click.option("--epochs", type=float, default=1.0, show_default=True)
 @click.option("--max-train-steps", type=click.IntRange(1), default=None, help="Cap on optimiser steps.")
-@click.option("--learning-rate", type=float, default=2e-4, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=None,
+              help="Default: 2e-4 (LoRA). Left unset, a run started without it resumes.")
 @click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--quant", type=click.Choice(["q4_k_m", "q8_0", "f16"]), default="q4_k_m", show_default=True)
@@ -139,7 +140,7 @@ def probe(**options: Any) -> None:
               metavar="MINUTES", help="Stop training with a checkpoint within MINUTES (exit status 75; rerun to go on).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def gold(work_dir: Path, local: str, questions: str, register_as: str, epochs: float, max_train_steps: int | None,
-         learning_rate: float, lora_r: int, batch_size: int, quant: str, train_threads: int | None,
+         learning_rate: float | None, lora_r: int, batch_size: int, quant: str, train_threads: int | None,
          time_budget_minutes: float | None, progress: bool) -> None:
     """Self-practice on gold: fine-tune the local model on gold trajectories of the training splits
     (no model in the loop), export it to GGUF and register it; the registered model is served with

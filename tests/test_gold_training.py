@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_finetune import CharTokenizer
 
 from adaswitch.actions import Action
 from adaswitch.backends import prompt_style_of
@@ -25,17 +26,6 @@ from adaswitch.trace import StepRecord
 from adaswitch.trained_models import register_trained_model
 
 QUESTION = "Ann has 3 apples and buys 4 more, then eats 2. How many apples does she have?"
-
-
-class CharTokenizer:
-    """One token per character; id 1 is a BOS put in front when ``add_special_tokens``."""
-
-    bos_token, eos_token, bos_token_id = "<s>", "</s>", 1
-    chat_template = None
-
-    def __call__(self, text: str, add_special_tokens: bool = True) -> dict:
-        ids = [ord(c) for c in text]
-        return {"input_ids": ([self.bos_token_id] if add_special_tokens else []) + ids}
 
 
 def steps() -> list[StepRecord]:

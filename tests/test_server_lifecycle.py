@@ -42,15 +42,20 @@ def step_calls(backend: SlowFake) -> int:
     return sum(1 for request in backend.requests if "Thought" in request.messages[-1].content)
 
 
+def assert_solve_stopped(srv: ServerThread, local: SlowFake, within_s: float, max_steps: int) -> None:
+    """The worker is freed within ``within_s`` and, a while later, the model wrote at most ``max_steps``."""
+    wait_until(lambda: health(srv)["in_flight"] == 0, within_s, "the worker being freed")
+    time.sleep(0.5)
+    assert step_calls(local) <= max_steps
+
+
 def test_a_request_that_times_out_stops_its_solve_and_frees_its_worker():
     local = endless(0.3)
     with running(make_solver(local=local, with_cloud=False), request_timeout_s=0.2, max_concurrency=1) as srv:
         response = httpx.post(srv.base_url + "/chat/completions", json={"model": "adaswitch-local", "messages": USER})
         assert response.status_code == 504
         # the solve stops after the step under way, long before its ten steps
-        wait_until(lambda: health(srv)["in_flight"] == 0, 1.5, "the worker being freed")
-        time.sleep(0.5)
-        assert step_calls(local) <= 2
+        assert_solve_stopped(srv, local, 1.5, 2)
 
 
 def test_a_client_that_goes_away_stops_its_solve():
@@ -59,9 +64,7 @@ def test_a_client_that_goes_away_stops_its_solve():
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(srv.base_url + "/chat/completions", json={"model": "adaswitch-local", "messages": USER},
                        timeout=0.4)
-        wait_until(lambda: health(srv)["in_flight"] == 0, 2.0, "the worker being freed")
-        time.sleep(0.5)
-        assert step_calls(local) <= 3
+        assert_solve_stopped(srv, local, 2.0, 3)
 
 
 def test_a_streaming_client_that_goes_away_stops_its_solve():
@@ -71,9 +74,7 @@ def test_a_streaming_client_that_goes_away_stops_its_solve():
         with httpx.stream("POST", srv.base_url + "/chat/completions", json=body, timeout=10) as response:
             lines = response.iter_lines()
             assert next(lines).startswith("data: ")  # the role chunk; then hang up
-        wait_until(lambda: health(srv)["in_flight"] == 0, 2.0, "the worker being freed")
-        time.sleep(0.5)
-        assert step_calls(local) <= 3
+        assert_solve_stopped(srv, local, 2.0, 3)
 
 
 def test_shutdown_refuses_waiting_requests_at_once_and_finishes_the_one_in_flight():

@@ -73,8 +73,7 @@ def _llama(name_or_path: str, options: EndpointOptions) -> Backend:
 
     path, name, adapter = _model_file(name_or_path)
     backend = LlamaCppBackend(path, n_ctx=options.n_ctx, n_threads=options.n_threads, name=name, lora_path=adapter)
-    backend.prompt_style = prompt_style_of(adapter or path)
-    return backend
+    return _styled(backend)
 
 
 def _server(target: str, options: EndpointOptions, gate: "CpuGate | None") -> Backend:
@@ -88,17 +87,22 @@ def _server(target: str, options: EndpointOptions, gate: "CpuGate | None") -> Ba
     path, name, adapter = _model_file(target)
     settings = ServerSettings(parallel=options.parallel, n_ctx=options.n_ctx, threads=options.n_threads)
     backend = LlamaServerBackend(model_path=path, settings=settings, name=name, gate=gate, lora_path=adapter)
-    backend.prompt_style = prompt_style_of(adapter or path)
-    return backend
+    return _styled(backend)
 
 
-def prompt_style_of(path: Path) -> str:
+def prompt_style_of(path: Path | None) -> str:
     """The prompt style a model file is served with: its registry manifest's ``prompt`` when it is a
     model trained here (:mod:`adaswitch.trained_models`), else ``few-shot``."""
     from adaswitch.trained_models import manifest_beside
 
-    manifest = manifest_beside(path)
+    manifest = manifest_beside(path) if path is not None else None
     return str(manifest.get("prompt") or "few-shot") if manifest else "few-shot"
+
+
+def _styled(backend: Backend) -> Backend:
+    """``backend`` with the prompt style of the model it runs (the adapter's, when it has one)."""
+    backend.prompt_style = prompt_style_of(backend.adapter_file or backend.model_file)
+    return backend
 
 
 def _model_file(name_or_path: str) -> tuple[Path, str, Path | None]:

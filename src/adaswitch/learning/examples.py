@@ -11,7 +11,7 @@ is appended to them: no EOS or end-of-turn token, since the records decide what 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,19 +116,9 @@ def prepare_examples(
     kinds: Counter[str] = Counter()
     truncated = overlong = empty = tokens = 0
     bos_id = tokenizer.bos_token_id if adds_bos(tokenizer) else None
-    pending = trajectory_groups(records) if settings.pack_trajectories else [[record] for record in records]
-    pending.reverse()
     packed = 0
-    while pending:
-        group = pending.pop()
-        if len(group) > 1:
-            example = tokenize_trajectory(group, tokenizer, template)
-            if len(example["input_ids"]) > settings.max_length:  # too long as one: train its cuts apart
-                pending.extend([record] for record in reversed(group))
-                continue
-            packed += len(group) - 1
-        else:
-            example = tokenize_record(group[0], tokenizer, template)
+    for record, example, inside in _tokenized(records, tokenizer, template, settings):
+        packed += inside
         if not any(example["completion_mask"]):
             empty += 1
             continue
@@ -141,13 +131,28 @@ def prepare_examples(
                 continue
             example, truncated = fitted, truncated + 1
         examples.append({"input_ids": example["input_ids"], "completion_mask": example["completion_mask"]})
-        kinds[group[0].kind] += 1
+        kinds[record.kind] += 1
         tokens += sum(example["completion_mask"])
     counts = ExampleCounts(
         records=len(records), examples=len(examples), truncated=truncated, dropped_overlong=overlong,
         dropped_empty=empty, completion_tokens=tokens, kinds=dict(sorted(kinds.items())), packed=packed,
     )
     return examples, counts
+
+
+def _tokenized(records: list[SFTRecord], tokenizer: Any, template: ChatTemplate, settings: FinetuneSettings,
+               ) -> Iterator[tuple[SFTRecord, dict[str, list[int]], int]]:
+    """Each example with its first record and how many further records it holds: a packed
+    trajectory when ``pack_trajectories`` and it fits in ``max_length``, else one per record."""
+    groups = trajectory_groups(records) if settings.pack_trajectories else [[record] for record in records]
+    for group in groups:
+        if len(group) > 1:
+            example = tokenize_trajectory(group, tokenizer, template)
+            if len(example["input_ids"]) <= settings.max_length:
+                yield group[0], example, len(group) - 1
+                continue
+        for record in group:  # too long as one: its cuts train apart
+            yield record, tokenize_record(record, tokenizer, template), 0
 
 
 def adds_bos(tokenizer: Any) -> bool:

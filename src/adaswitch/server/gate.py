@@ -104,12 +104,16 @@ class Ticket:
         gate.in_flight += 1
         gate._cancels.add(self.cancel)
         future = loop.run_in_executor(gate._executor, work)
-        future.add_done_callback(lambda done: (gate._cancels.discard(self.cancel), gate._release(done)))
+        future.add_done_callback(self._finished)
         try:
             return await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0.0))
         except (TimeoutError, asyncio.CancelledError):
             self.cancel.set()
             raise
+
+    def _finished(self, future: "asyncio.Future[object]") -> None:
+        self._gate._cancels.discard(self.cancel)
+        self._gate._release(future)
 
     async def _wait_for_worker(self, timeout_s: float) -> None:
         gate = self._gate

@@ -22,6 +22,7 @@ from adaswitch.backends.base import Completion, CompletionRequest, Message
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, action_grammar, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
+from adaswitch.introspection.features import step_features
 from adaswitch.model import Model, ModelFailure, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
@@ -30,6 +31,9 @@ from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
 from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number
 
+FIRST_TOKEN_ALTERNATIVES = 5
+"""Top alternatives asked per token when a signal reads log-probabilities (the first tokens'
+entropy, :func:`adaswitch.introspection.features.token_features`)."""
 ACTION_TOKENS = 64
 """Token budget of an action decoded on its own after a thought that used up the step's tokens."""
 _LEADING_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:", re.IGNORECASE)
@@ -70,6 +74,8 @@ class Candidate:
     calls: list[CallRecord]
     faults: list[FaultRecord]
     judgment: Judgment | None = None
+    request: CompletionRequest | None = None
+    """The request that wrote the step (a re-sampling signal sends it again)."""
 
     @property
     def p_error(self) -> float | None:
@@ -85,6 +91,7 @@ class Candidate:
             observation=self.result.text if self.result else "",
             tool_ok=self.result.ok if self.result else True,
             p_error=self.p_error,
+            features=dict(self.judgment.features) if self.judgment else {},
         )
 
 
@@ -332,6 +339,7 @@ class Collaboration:
             temperature=temperature,
             stop=run.prompts.stops(index),
             logprobs=want_logprobs,
+            top_logprobs=FIRST_TOKEN_ALTERNATIVES if want_logprobs else 0,
             seed=seed if seed is not None else self.settings.seed,
             grammar=grammar,
         )
@@ -348,7 +356,7 @@ class Collaboration:
         else:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
-        return Candidate(model.role, raw, parsed, result, text, completion, calls, faults)
+        return Candidate(model.role, raw, parsed, result, text, completion, calls, faults, request=request)
 
     @staticmethod
     def _complete(model: Model, request: CompletionRequest) -> Reply:
@@ -396,11 +404,6 @@ class Collaboration:
 
     def _judge(self, run: _Run, index: int, candidate: Candidate, calls: list[CallRecord]) -> None:
         earlier = [step.action for step in run.steps if step.action is not None]
-        if forced_error(candidate.parsed, candidate.result, earlier):
-            candidate.judgment = Judgment(p_error=1.0)
-            return
-        if self.introspector is None:
-            return
         view = StepView(
             question=run.question,
             prompts=run.prompts,
@@ -410,12 +413,22 @@ class Collaboration:
             parsed=candidate.parsed,
             result=candidate.result,
             completion=candidate.completion,
+            request=candidate.request,
         )
+        free = step_features(view)
+        if forced_error(candidate.parsed, candidate.result, earlier):
+            candidate.judgment = Judgment(p_error=1.0, features=free)
+            return
+        if self.introspector is None:
+            return
         try:
-            candidate.judgment = self.introspector.judge(view, self.local)
+            judgment = self.introspector.judge(view, self.local)
         except ModelFailure as failure:
             raise QuestionFailed(f"local introspection failed: {failure}", _mark(failure.faults, "failed_question"))
-        probe = candidate.judgment.probe
+        judgment.features = {**free, **judgment.features}
+        candidate.judgment = judgment
+        calls.extend(call_record(reply, "local", "judge") for reply in judgment.replies)
+        probe = judgment.probe
         if probe is not None:
             calls.append(
                 CallRecord(
@@ -529,6 +542,7 @@ def _record(
         observation=c.result.text if c.result else "",
         tool_ok=c.result.ok if c.result else True,
         p_error=p_error if p_error is not None else c.p_error,
+        features=dict(c.judgment.features) if c.judgment else {},
         calls=calls,
         faults=faults,
         wasted=wasted or [],

@@ -19,7 +19,7 @@ from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings, StepCallback
 from adaswitch.grammar import answer_type_for
 from adaswitch.prompts import task_prompts
-from adaswitch.introspection import INTROSPECTORS, Introspector, make_introspector
+from adaswitch.introspection import FITTED_SIGNALS, INTROSPECTORS, Introspector, make_introspector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
 from adaswitch.trace import Agent, Trace
@@ -66,7 +66,8 @@ class SolverSettings(BaseModel):
     threshold: float = 0.5
     introspection: str = "verifier"
     probe_path: str | None = None
-    """The probe file of ``introspection="probe"`` (see :mod:`adaswitch.learning.probe`)."""
+    """The fitted file of ``introspection="probe"`` (see :mod:`adaswitch.learning.probe`) or of
+    ``introspection="combined"`` (see :mod:`adaswitch.introspection.combined`)."""
     switch_rate: float = 0.2
     max_retries: int = 2
     step_format: Literal["react", "paragraphs"] = "react"
@@ -97,8 +98,8 @@ class SolverSettings(BaseModel):
     def _known_introspection(self) -> "SolverSettings":
         if self.introspection not in INTROSPECTORS:
             raise ValueError(f"unknown introspection {self.introspection!r}; expected one of {', '.join(INTROSPECTORS)}")
-        if self.introspection == "probe" and not self.probe_path:
-            raise ValueError("introspection 'probe' needs a probe file: set probe_path (--probe PATH)")
+        if self.introspection in FITTED_SIGNALS and not self.probe_path:
+            raise ValueError(f"introspection {self.introspection!r} needs its fitted file: set probe_path (--probe PATH)")
         return self
 
     def cloud_is_local_stand_in(self) -> bool:

@@ -71,6 +71,8 @@ class Proposal(BaseModel):
     observation: str = ""
     tool_ok: bool = True
     p_error: float | None = None
+    features: dict[str, float] = Field(default_factory=dict)
+    """What the signal and the free features (:mod:`adaswitch.introspection.features`) read."""
 
 
 class StepRecord(BaseModel):
@@ -87,6 +89,9 @@ class StepRecord(BaseModel):
     tool_ok: bool = True
     p_error: float | None = None
     """Probability of error of the local proposal at this position (None when not estimated)."""
+    features: dict[str, float] = Field(default_factory=dict)
+    """What the signal read of the local proposal at this position, and its free features (empty
+    when it was not judged)."""
     switched: bool = False
     """True when the local proposal was flagged and replaced (by the cloud or by a local retry)."""
     replaced: list[Proposal] = Field(default_factory=list)

@@ -27,10 +27,11 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--introspection", type=click.Choice(sorted(INTROSPECTORS)), default="verifier", show_default=True,
                  envvar="ADASWITCH_INTROSPECTION",
                  help="Where the probability of error comes from: verifier prompt, token confidence, a trained "
-                      "judgment (reflectively trained local model), a hidden-state probe (--probe), or the "
-                      "step's position alone (a baseline: later steps to the cloud)."),
+                      "judgment (reflectively trained local model), a hidden-state probe (--probe), agreement of "
+                      "re-sampled steps (consistency), a fitted combiner of free features (combined, --probe), "
+                      "or the step's position alone (a baseline: later steps to the cloud)."),
     click.option("--probe", "probe", type=click.Path(dir_okay=False), envvar="ADASWITCH_PROBE",
-                 help="Probe file for --introspection probe (fitted on labelled steps for this local model)."),
+                 help="Fitted file of --introspection probe or combined (fitted on labelled steps for this local model)."),
     click.option("--switch-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
                  envvar="ADASWITCH_SWITCH_RATE", help="Switch probability of the random baseline."),
     click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,

@@ -211,7 +211,7 @@ def summarize_run(
         label=config.label, method=config.method, benchmark=config.benchmark, threshold=config.threshold,
         n_planned=len(config.sample_ids) or None,
         **_quality(records), **_cost([(r.trace, None) for r in records], costing),
-        **_introspection(labels, [r.score.correct for r in records]),
+        **introspection_figures(labels, [r.score.correct for r in records]),
     )
 
 
@@ -323,7 +323,7 @@ def _share(cloud: float, local: float) -> float | None:
     return cloud / total if total > 0 else None
 
 
-def _introspection(labels: Sequence[Sequence[StepLabel]], ends_right: Sequence[bool]) -> dict:
+def introspection_figures(labels: Sequence[Sequence[StepLabel]], ends_right: Sequence[bool]) -> dict:
     """The AUROC figures of a run: ``labels`` per trajectory, ``ends_right`` whether each ended right.
 
     Every figure but ``auroc`` leaves out the forced steps, and each position baseline is scored on

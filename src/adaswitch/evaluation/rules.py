@@ -50,6 +50,7 @@ class ProposalLabel(BaseModel):
     label: Verdict
     rule: str
     p_error: float | None = None
+    features: dict[str, float] = Field(default_factory=dict)
 
 
 class StepLabel(BaseModel):
@@ -60,6 +61,8 @@ class StepLabel(BaseModel):
     label: Verdict
     rule: str
     p_error: float | None = None
+    features: dict[str, float] = Field(default_factory=dict)
+    """What the signal read of the local proposal at this position (``StepRecord.features``)."""
     switched: bool = False
     replaced: list[ProposalLabel] = Field(default_factory=list)
 
@@ -100,9 +103,9 @@ def label_steps(
         for k, proposal in enumerate(step.replaced):
             p_label, p_rule = _proposal_label(proposal, trace.steps[:i], sample, judge)
             replaced.append(ProposalLabel(position=k, author=proposal.author, label=p_label, rule=p_rule,
-                                          p_error=proposal.p_error))
+                                          p_error=proposal.p_error, features=proposal.features))
         out.append(StepLabel(index=i, author=step.author, label=label, rule=rule, p_error=step.p_error,
-                             switched=step.switched, replaced=replaced))
+                             features=step.features, switched=step.switched, replaced=replaced))
     return out
 
 

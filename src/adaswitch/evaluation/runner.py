@@ -23,6 +23,7 @@ from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
 from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 from adaswitch.introspection.base import share_of_first
+from adaswitch.introspection.factory import FITTED_SIGNALS
 from adaswitch.jsonfile import write_atomic
 from adaswitch.jsonl import complete_lines
 from adaswitch.model import ModelFailure
@@ -77,7 +78,7 @@ def run_config(
 ) -> RunConfig:
     settings = solver.settings.model_dump(exclude={"local_endpoint": {"api_key"}, "cloud_endpoint": {"api_key"}})
     judged = method.name in ("adaswitch", "self-reflection")
-    probe = solver.settings.probe_path if judged and solver.settings.introspection == "probe" else None
+    probe = solver.settings.probe_path if judged and solver.settings.introspection in FITTED_SIGNALS else None
     return RunConfig(
         benchmark=benchmark.name,
         split=split,

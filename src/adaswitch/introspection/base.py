@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from adaswitch.actions import Action, ParsedStep, ToolResult
-from adaswitch.backends.base import Completion
-from adaswitch.model import HiddenStateReply, Model, ProbeReply
+from adaswitch.backends.base import Completion, CompletionRequest
+from adaswitch.model import HiddenStateReply, Model, ProbeReply, Reply
 from adaswitch.prompts import TaskPrompts
 
 
@@ -27,6 +27,8 @@ class StepView:
     result: ToolResult | None
     """The tool's result (None for ``finish``)."""
     completion: Completion
+    request: CompletionRequest | None = None
+    """The request that wrote the step (a signal that re-samples the step sends it again)."""
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Judgment:
     probe: ProbeReply | HiddenStateReply | None = None
     """The local model call the signal made (recorded in the trace as a ``judge`` call)."""
     features: dict[str, float] = field(default_factory=dict)
+    replies: list[Reply] = field(default_factory=list)
+    """Completions the signal asked of the local model (recorded as ``judge`` calls)."""
 
 
 class Introspector(Protocol):

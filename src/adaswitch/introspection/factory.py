@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adaswitch.introspection.base import Introspector
+from adaswitch.introspection.combined import CombinedIntrospector
 from adaswitch.introspection.confidence import ConfidenceIntrospector
+from adaswitch.introspection.consistency import ConsistencyIntrospector
 from adaswitch.introspection.position import PositionIntrospector
 from adaswitch.introspection.probe import ProbeIntrospector
 from adaswitch.introspection.trained import TrainedJudgmentIntrospector
@@ -19,18 +21,30 @@ def _probe_from(probe_path: str | Path | None) -> Introspector:
     return ProbeIntrospector.from_file(probe_path)
 
 
+def _combiner_from(path: str | Path | None) -> Introspector:
+    if not path:
+        raise ValueError("introspection 'combined' needs a combiner file (--probe PATH, fitted by "
+                         "adaswitch calibrate --fit-combiner or benchmarks/introspection.py)")
+    return CombinedIntrospector.from_file(path)
+
+
 INTROSPECTORS: dict[str, Callable[[str | Path | None], Introspector]] = {
     "verifier": lambda _: VerifierIntrospector(),
     "confidence": lambda _: ConfidenceIntrospector(),
     "trained": lambda _: TrainedJudgmentIntrospector(),
     "probe": _probe_from,
     "position": lambda _: PositionIntrospector(),
+    "consistency": lambda _: ConsistencyIntrospector(),
+    "combined": _combiner_from,
 }
-"""Signal name -> factory taking the probe path (only ``probe`` uses it)."""
+"""Signal name -> factory taking the path of the signal's fitted file (``probe`` and ``combined``
+use it: the probe, the combiner)."""
+FITTED_SIGNALS = ("probe", "combined")
+"""Signals that read a fitted file (``--probe PATH``)."""
 
 
 def make_introspector(name: str, *, probe_path: str | Path | None = None) -> Introspector:
-    """Build a signal by name; ``probe`` loads its probe from ``probe_path``."""
+    """Build a signal by name; ``probe`` and ``combined`` load their fitted file from ``probe_path``."""
     try:
         factory = INTROSPECTORS[name]
     except KeyError:

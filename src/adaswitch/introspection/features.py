@@ -1,0 +1,142 @@
+"""Features of a step that cost no model call: how sure the model was of its tokens, and what is
+odd about the step on its face.
+
+The engine records these for every judged local proposal (``StepRecord.features``), whatever the
+signal, so one run gives every free feature and a combiner (:mod:`adaswitch.introspection.combined`)
+can be fitted offline. Every value is a float; a flag is 0 or 1.
+
+Confidence (from the completion's log-probabilities; absent when the backend gave none):
+``mean_logprob`` and ``min_logprob`` of the whole step, ``action_mean_logprob`` and
+``action_min_logprob`` of the tokens from ``Action N:`` on, ``first_logprob`` (mean of the first
+:data:`FIRST_TOKENS` tokens) and ``first_entropy`` (their mean entropy over the top alternatives the
+backend returned; absent without alternatives).
+
+Structural (math): ``result_negative``, ``result_fractional`` (a calculation whose result is below 0
+or not a whole number, where questions mostly count things), ``result_known`` (its result equals an
+earlier observation), ``numbers_unsupported`` (share of the numbers in the action that appear neither
+in the question nor in an earlier observation, nor are common constants), ``finish_unsupported`` (a
+``finish`` whose number is neither an earlier result nor a number of the question),
+``question_numbers_unused`` (at a ``finish``: share of the question's numbers no step has used),
+``finish_first`` (a ``finish`` at step 1). QA: ``finish_unsupported`` (the answer appears in no
+observation). Both: ``position`` (the step's index) and ``is_finish``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from fractions import Fraction
+
+from adaswitch.backends.base import Completion, TokenLogprob
+from adaswitch.introspection.base import StepView
+
+FIRST_TOKENS = 4
+"""How many leading tokens of a step ``first_logprob`` and ``first_entropy`` read."""
+COMMON_CONSTANTS = frozenset(
+    Fraction(v) for v in ("0", "1", "2", "3", "4", "5", "6", "7", "10", "12", "24", "30", "52", "60", "100",
+                          "365", "1000", "0.5", "0.01", "0.1"))
+"""Numbers a calculation may use without the question stating them (units, percent, halves)."""
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+_OBSERVATION = re.compile(r"^Observation \d+:\s*(.*)$", re.MULTILINE)
+
+
+def step_features(view: StepView) -> dict[str, float]:
+    """Every free feature of the step in ``view`` (see the module docstring)."""
+    features = {"position": float(view.index)}
+    features.update(token_features(view.completion, view.index))
+    action = view.parsed.action
+    if action is None:
+        return features
+    features["is_finish"] = float(action.tool == "finish")
+    observations = _OBSERVATION.findall(view.trajectory)
+    if view.prompts.family == "qa":
+        if action.tool == "finish":
+            answer = action.argument.strip().lower()
+            features["finish_unsupported"] = float(bool(answer) and not any(answer in o.lower() for o in observations))
+        return features
+    question_numbers = numbers_in(view.question)
+    known = [n for o in observations for n in numbers_in(o)]
+    if action.tool == "finish":
+        answer = numbers_in(action.argument)
+        features["finish_unsupported"] = float(bool(answer) and not any(a in known or a in question_numbers
+                                                                        for a in answer))
+        features["finish_first"] = float(view.index == 1)
+        used = set(numbers_in(view.trajectory)) | set(numbers_in(view.step_text))
+        unused = [n for n in set(question_numbers) if n not in used and n not in COMMON_CONSTANTS]
+        features["question_numbers_unused"] = len(unused) / len(set(question_numbers)) if question_numbers else 0.0
+        return features
+    if action.tool == "calculate":
+        argument = numbers_in(action.argument)
+        supported = set(question_numbers) | set(known) | COMMON_CONSTANTS
+        features["numbers_unsupported"] = (sum(n not in supported for n in argument) / len(argument)) if argument else 0.0
+        result = view.result
+        value = _single_number(result.text) if result is not None and result.ok else None
+        if value is not None:
+            features["result_negative"] = float(value < 0)
+            features["result_fractional"] = float(value.denominator != 1)
+            features["result_known"] = float(value in known)
+    return features
+
+
+def token_features(completion: Completion, index: int) -> dict[str, float]:
+    """The confidence features of a completion (none when it carries no log-probabilities)."""
+    tokens = [t for t in completion.logprobs or [] if math.isfinite(t.logprob)]
+    if not tokens:
+        return {}
+    out = _summary("", tokens)
+    action = _action_tokens(tokens, index)
+    if action:
+        out.update(_summary("action_", action))
+    first = tokens[:FIRST_TOKENS]
+    out["first_logprob"] = sum(t.logprob for t in first) / len(first)
+    entropies = [e for e in (entropy_of(t) for t in first) if e is not None]
+    if entropies:
+        out["first_entropy"] = sum(entropies) / len(entropies)
+    return out
+
+
+def entropy_of(token: TokenLogprob) -> float | None:
+    """Entropy (nats) of the next-token distribution seen through its top alternatives: the mass
+    outside them counts as one more outcome (a lower bound of the true entropy). None without
+    alternatives."""
+    if not token.top:
+        return None
+    probs = [math.exp(lp) for lp in token.top.values() if math.isfinite(lp)]
+    rest = max(0.0, 1.0 - sum(probs))
+    return -sum(p * math.log(p) for p in [*probs, rest] if p > 0)
+
+
+def numbers_in(text: str) -> list[Fraction]:
+    """The numbers written in ``text`` (thousands separators dropped), as exact fractions."""
+    out = []
+    for match in _NUMBER.findall(text):
+        try:
+            out.append(Fraction(match.replace(",", "")))
+        except (ValueError, ZeroDivisionError):
+            continue
+    return out
+
+
+def _summary(prefix: str, tokens: Sequence[TokenLogprob]) -> dict[str, float]:
+    values = [t.logprob for t in tokens]
+    return {f"{prefix}mean_logprob": sum(values) / len(values), f"{prefix}min_logprob": min(values)}
+
+
+def _action_tokens(tokens: Sequence[TokenLogprob], index: int) -> list[TokenLogprob]:
+    """The tokens from the one that completes ``Action {index}:`` on (empty when there is none)."""
+    marker, text = f"Action {index}:", ""
+    for position, token in enumerate(tokens):
+        text += token.token
+        if marker in text:
+            return list(tokens[position + 1:])
+    return []
+
+
+def _single_number(text: str) -> Fraction | None:
+    """The one number a tool result states (``38``, ``-0.3333333333``, ``-1/3``), else None."""
+    try:
+        return Fraction(text.strip().replace(",", ""))
+    except (ValueError, ZeroDivisionError):
+        found = numbers_in(text)
+        return found[0] if len(found) == 1 else None

@@ -234,7 +234,8 @@ class Collaboration:
         proposal, calls, faults, wasted = self._write_unwasted(self.local, run, index)
         if self.policy.needs_probability or self.settings.score_all_steps:
             self._judge(run, index, proposal, calls)
-        decision = self.policy.decide(proposal.p_error, run.rng, index)
+        cloud_so_far = sum(step.author == "cloud" for step in run.steps)
+        decision = self.policy.decide(proposal.p_error, run.rng, index, cloud_so_far)
         if decision == "keep":
             return _record(index, proposal, calls, faults, wasted=wasted)
         if decision == "retry":
@@ -458,6 +459,7 @@ class Collaboration:
             "cloud_steps": list(self.policy.cloud_steps) if self.policy.mode == "handoff" else None,
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
+            "max_cloud_steps": self.policy.max_cloud_steps,
         }
 
 

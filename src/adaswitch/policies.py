@@ -23,6 +23,8 @@ class Policy:
     cloud_steps: tuple[int, ...] = ()
     """Mode ``handoff``: the step indices the cloud writes, whatever the local agent proposes (a
     measurement of how well the local agent carries on after a cloud step)."""
+    max_cloud_steps: int | None = None
+    """A hard cap: once the cloud has written this many steps of a question, flagged steps stay local."""
 
     @property
     def cloud_writes_everything(self) -> bool:
@@ -36,8 +38,14 @@ class Policy:
     def needs_cloud(self) -> bool:
         return self.mode in ("cloud", "adaswitch", "random", "handoff")
 
-    def decide(self, p_error: float | None, rng: random.Random, index: int = 0) -> Decision:
-        """What happens to the local proposal for step ``index``."""
+    def decide(self, p_error: float | None, rng: random.Random, index: int = 0, cloud_steps_so_far: int = 0) -> Decision:
+        """What happens to the local proposal for step ``index``, after the cloud has written
+        ``cloud_steps_so_far`` steps of the question (a switch past the cap keeps the step)."""
+        decision = self._decide(p_error, rng, index)
+        capped = self.max_cloud_steps is not None and cloud_steps_so_far >= self.max_cloud_steps
+        return "keep" if decision == "cloud" and capped and self.mode != "handoff" else decision
+
+    def _decide(self, p_error: float | None, rng: random.Random, index: int) -> Decision:
         if self.mode == "handoff":
             return "cloud" if index in self.cloud_steps else "keep"
         if self.mode == "random":
@@ -56,6 +64,8 @@ def make_policy(
     switch_rate: float = 0.2,
     max_retries: int = 2,
     cloud_steps: tuple[int, ...] = (1,),
+    *,
+    max_cloud_steps: int | None = None,
 ) -> Policy:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -65,8 +75,10 @@ def make_policy(
         raise ValueError(f"switch rate must be in [0, 1], got {switch_rate}")
     if max_retries < 1:
         raise ValueError("self-reflection needs at least one retry")
+    if max_cloud_steps is not None and max_cloud_steps < 0:
+        raise ValueError(f"the cap on cloud steps must be 0 or more, got {max_cloud_steps}")
     if mode == "handoff" and (not cloud_steps or min(cloud_steps) < 1):
         raise ValueError("mode 'handoff' needs the cloud's step indices (1 or more)")
     uses_threshold = mode in ("adaswitch", "self-reflection")
     steps = tuple(sorted(set(cloud_steps))) if mode == "handoff" else ()
-    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries, steps)
+    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries, steps, max_cloud_steps)

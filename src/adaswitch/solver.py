@@ -64,10 +64,17 @@ class SolverSettings(BaseModel):
     cloud: str | None = DEFAULT_CLOUD
     mode: str = "adaswitch"
     threshold: float = 0.5
+    """Switch when the probability of error exceeds this; set from ``cloud_budget`` when that is given."""
     introspection: str = "verifier"
     probe_path: str | None = None
     """The fitted file of ``introspection="probe"`` (see :mod:`adaswitch.learning.probe`) or of
     ``introspection="combined"`` (see :mod:`adaswitch.introspection.combined`)."""
+    cloud_budget: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Set the threshold from this share of cloud steps instead (needs ``calibration_path``)."""
+    calibration_path: str | None = None
+    """The file of ``adaswitch calibrate`` that turns ``cloud_budget`` into a threshold."""
+    max_cloud_steps: int | None = Field(default=None, ge=0)
+    """At most this many steps of a question go to the cloud (None: no cap)."""
     switch_rate: float = 0.2
     max_retries: int = 2
     step_format: Literal["react", "paragraphs"] = "react"
@@ -100,6 +107,14 @@ class SolverSettings(BaseModel):
             raise ValueError(f"unknown introspection {self.introspection!r}; expected one of {', '.join(INTROSPECTORS)}")
         if self.introspection in FITTED_SIGNALS and not self.probe_path:
             raise ValueError(f"introspection {self.introspection!r} needs its fitted file: set probe_path (--probe PATH)")
+        if self.cloud_budget is not None:
+            if not self.calibration_path:
+                raise ValueError("a cloud budget needs a calibration file (--calibration FILE, from adaswitch calibrate)")
+            from adaswitch.calibration import Calibration
+
+            calibration = Calibration.load(self.calibration_path)
+            calibration.check_for(self.introspection, calibration.local_model)  # the model is checked once loaded
+            self.threshold = calibration.threshold_for(self.cloud_budget)
         return self
 
     def cloud_is_local_stand_in(self) -> bool:
@@ -129,6 +144,10 @@ class Solver:
         self.local = Model(local_backend, "local", local_retry, cache=cache)
         self.cloud: Model | None = None
         try:
+            if settings.cloud_budget is not None:
+                from adaswitch.calibration import Calibration
+
+                Calibration.load(settings.calibration_path).check_for(settings.introspection, self.local.name)  # type: ignore[arg-type]
             self.introspector.prepare(self.local)
             if cloud is not None or settings.cloud:
                 cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options(), gate)  # type: ignore[arg-type]
@@ -167,6 +186,7 @@ class Solver:
             s.switch_rate if switch_rate is None else switch_rate,
             s.max_retries,
             s.cloud_steps,
+            max_cloud_steps=s.max_cloud_steps,
         )
         introspector = self.introspector if policy.needs_probability else None
         return Collaboration(self.local, self.cloud, policy, introspector, self.engine_settings())

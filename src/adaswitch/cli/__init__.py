@@ -14,6 +14,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from adaswitch.cli.calibrate import calibrate
     from adaswitch.cli.data import data
     from adaswitch.cli.eval import eval_command
     from adaswitch.cli.learn import learn
@@ -24,6 +25,7 @@ def _register() -> None:
     from adaswitch.cli.sweep import sweep
 
     cli.add_command(solve)
+    cli.add_command(calibrate)
     cli.add_command(models)
     cli.add_command(eval_command)
     cli.add_command(sweep)

@@ -100,3 +100,18 @@ def test_budget_and_calibration_errors_are_one_line(tmp_path):
     assert local.exit_code == 0, local.output
     refused = runner.invoke(cli, ["calibrate", str(tmp_path / "run"), "--out", str(tmp_path / "x.json")])
     assert refused.exit_code == 1 and "judges no steps" in refused.output
+
+
+def test_a_server_model_name_may_ask_for_a_budget():
+    from adaswitch.server.names import UnknownModel, parse_model
+
+    calibration = Calibration(introspection="verifier", local_model="m", questions=2, p_errors=[0.2, 0.4, 0.6, 0.9])
+    choice = parse_model("adaswitch@budget=0.5", 0.5, 0.2, True, calibration.threshold_for)
+    assert choice.mode == "adaswitch" and choice.value == pytest.approx(0.4)
+    assert parse_model("adaswitch@0.3", 0.5, 0.2, True, calibration.threshold_for).value == 0.3
+    with pytest.raises(UnknownModel, match="no calibration"):
+        parse_model("adaswitch@budget=0.5", 0.5, 0.2, True)
+    with pytest.raises(UnknownModel, match="only adaswitch"):
+        parse_model("adaswitch-random@budget=0.5", 0.5, 0.2, True, calibration.threshold_for)
+    with pytest.raises(UnknownModel, match="cloud budget must be in"):
+        parse_model("adaswitch@budget=2", 0.5, 0.2, True, calibration.threshold_for)

@@ -107,14 +107,15 @@ class SolverSettings(BaseModel):
             raise ValueError(f"unknown introspection {self.introspection!r}; expected one of {', '.join(INTROSPECTORS)}")
         if self.introspection in FITTED_SIGNALS and not self.probe_path:
             raise ValueError(f"introspection {self.introspection!r} needs its fitted file: set probe_path (--probe PATH)")
-        if self.cloud_budget is not None:
-            if not self.calibration_path:
-                raise ValueError("a cloud budget needs a calibration file (--calibration FILE, from adaswitch calibrate)")
+        if self.cloud_budget is not None and not self.calibration_path:
+            raise ValueError("a cloud budget needs a calibration file (--calibration FILE, from adaswitch calibrate)")
+        if self.calibration_path:
             from adaswitch.calibration import Calibration
 
             calibration = Calibration.load(self.calibration_path)
             calibration.check_for(self.introspection, calibration.local_model)  # the model is checked once loaded
-            self.threshold = calibration.threshold_for(self.cloud_budget)
+            if self.cloud_budget is not None:
+                self.threshold = calibration.threshold_for(self.cloud_budget)
         return self
 
     def cloud_is_local_stand_in(self) -> bool:
@@ -144,7 +145,7 @@ class Solver:
         self.local = Model(local_backend, "local", local_retry, cache=cache)
         self.cloud: Model | None = None
         try:
-            if settings.cloud_budget is not None:
+            if settings.calibration_path:
                 from adaswitch.calibration import Calibration
 
                 Calibration.load(settings.calibration_path).check_for(settings.introspection, self.local.name)  # type: ignore[arg-type]

@@ -1,6 +1,8 @@
 """The model-name grammar: the requested model picks the collaboration mode and its parameter.
 
     adaswitch[@T]                  AdaSwitch, switch a step to the cloud when p(error) > T
+    adaswitch@budget=B             AdaSwitch at the threshold that gives a B share of cloud steps
+                                   (a server started with --calibration; see adaswitch calibrate)
     adaswitch-self-reflection[@T]  the local agent redoes a step when p(error) > T
     adaswitch-random[@R]           a random R share of the steps go to the cloud
     adaswitch-local                the local agent alone
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
 PREFIX = "adaswitch"
@@ -44,8 +47,10 @@ class ModelChoice:
         return _PARAMETER.get(self.mode)
 
 
-def parse_model(name: str, threshold: float, switch_rate: float, has_cloud: bool) -> ModelChoice:
-    """Read a model name, filling in the server's default threshold and switch rate."""
+def parse_model(name: str, threshold: float, switch_rate: float, has_cloud: bool,
+                threshold_for_budget: Callable[[float], float] | None = None) -> ModelChoice:
+    """Read a model name, filling in the server's default threshold and switch rate;
+    ``threshold_for_budget`` turns ``@budget=B`` into a threshold (None: the server has no calibration)."""
     base, at, value_text = name.strip().partition("@")
     mode = _SUFFIXES.get(base[len(PREFIX):]) if base.startswith(PREFIX) else None
     if mode is None:
@@ -59,12 +64,22 @@ def parse_model(name: str, threshold: float, switch_rate: float, has_cloud: bool
         return ModelChoice(name, mode, default)
     if parameter is None:
         raise UnknownModel(f"model {base!r} takes no @VALUE")
+    budget = value_text.startswith("budget=")
+    if budget and mode != "adaswitch":
+        raise UnknownModel(f"model {base!r} takes no @budget=B; only adaswitch does")
+    if budget and threshold_for_budget is None:
+        raise UnknownModel(f"model {name!r} asks for a cloud budget, and this server has no calibration "
+                           "(start it with --calibration FILE)")
+    value_text = value_text.removeprefix("budget=")
     try:
         value = float(value_text)
     except ValueError:
         raise UnknownModel(f"unknown model {name!r}: {value_text!r} is not a number") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise UnknownModel(f"unknown model {name!r}: the {parameter.replace('_', ' ')} must be in [0, 1]")
+        what = "cloud budget" if budget else parameter.replace("_", " ")
+        raise UnknownModel(f"unknown model {name!r}: the {what} must be in [0, 1]")
+    if budget:
+        value = threshold_for_budget(value)  # type: ignore[misc]
     return ModelChoice(name, mode, value)
 
 

@@ -1,0 +1,205 @@
+"""Which signal catches the local agent's first wrong step, and does switching on it pay.
+
+Reads run directories (never runs a model), so every figure can be re-derived from the records:
+
+- ``--fit RUN``: a run on a training or calibration slice in which every local proposal was judged
+  (``adaswitch`` at threshold 1 with a log-probability signal, so every free feature is recorded).
+  The combiner (:mod:`adaswitch.introspection.combined`) is fitted here on the proposals up to each
+  trajectory's first error, forced ones left out, and written to ``--combiner-out``.
+- ``--test RUN``: the same kind of run on the held-out slice. Every recorded feature, the run's own
+  signal, the position baseline and the combiner are scored there: AUROC up to the first error (with
+  a 95% interval resampling trajectories) and within wrong trajectories.
+- ``--curve METHOD=RUN`` (repeatable): runs of switching methods (``adaswitch``, ``random``,
+  ``position``, ...); each gives a point (cloud share of steps, accuracy). With ``--local RUN`` and
+  ``--cloud RUN`` the query-level cascade is added on the same questions, and every curve's APGR is
+  computed over the upper concave hull. Each method's first point is compared, paired by question,
+  with every other method's point nearest in cloud share.
+
+Writes ``--out`` (default ``docs/results/introspection.json``), keeping other benchmarks' entries:
+``{BENCH: {"signals": {NAME: {"auroc_first", "auroc_within_wrong", "ci", ...}}, "curves": {METHOD:
+[[share, accuracy], ...]}, "apgr": {METHOD: x}, ...}}``.
+
+Usage: python benchmarks/introspection.py --benchmark gsm8k --fit RUN --test RUN
+       [--curve adaswitch=RUN ...] [--local RUN --cloud RUN] [--combiner-out PATH] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from adaswitch.benchmarks import get_benchmark
+from adaswitch.evaluation.metrics import (
+    auroc,
+    cascade_points,
+    curve_metrics,
+    default_cascade_thresholds,
+    paired_difference,
+    question_outcomes,
+    summarize_run,
+)
+from adaswitch.evaluation.rundir import load_run
+from adaswitch.evaluation.signals import feature_figures, labelled_rows, rescored_with
+from adaswitch.introspection import fit_combiner
+
+FEATURES = ("mean_logprob", "min_logprob", "action_mean_logprob", "action_min_logprob", "first_logprob",
+            "first_entropy", "numbers_unsupported", "result_negative", "result_fractional", "result_known",
+            "finish_unsupported", "question_numbers_unused", "finish_first", "is_finish", "position", "agreement")
+"""Every feature scored and offered to the combiner (those a run did not record are skipped)."""
+
+
+def signal_entry(figures: dict) -> dict:
+    return {"auroc_first": _round(figures.get("auroc_first")),
+            "auroc_within_wrong": _round(figures.get("auroc_within_wrong")),
+            "ci": _round(figures.get("auroc_first_interval")),
+            "ci_within_wrong": _round(figures.get("auroc_within_wrong_interval")),
+            "n_first": figures.get("auroc_first_n"), "n_within_wrong": figures.get("auroc_within_wrong_n")}
+
+
+def _round(value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [round(float(v), 4) for v in value]
+    return round(float(value), 4)
+
+
+def samples_of(benchmark: str, split: str) -> dict:
+    return {s.id: s for s in get_benchmark(benchmark).load(split)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--benchmark", default="gsm8k")
+    parser.add_argument("--fit", type=Path, required=True)
+    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--curve", action="append", default=[], help="METHOD=RUN_DIR (repeatable)")
+    parser.add_argument("--local", type=Path, help="local-only run of the test slice (cascade, curve endpoint)")
+    parser.add_argument("--cloud", type=Path, help="cloud-only run of the test slice (cascade, curve endpoint)")
+    parser.add_argument("--combiner-out", type=Path, default=Path("runs/introspection/combiner.json"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/introspection.json"))
+    parser.add_argument("--calibration-out", type=Path,
+                        help="folder for calibration files of the combiner and the position baseline on the fit run")
+    args = parser.parse_args()
+
+    fit_config, fit_records = load_run(args.fit)
+    test_config, test_records = load_run(args.test)
+    fit_samples = samples_of(args.benchmark, fit_config.split)
+    test_samples = samples_of(args.benchmark, test_config.split)
+
+    rows = [r for r in labelled_rows(fit_records, fit_samples) if not r.forced and r.before_first_error]
+    combiner, held = fit_combiner(
+        [r.features for r in rows], [r.wrong for r in rows], [r.question for r in rows], FEATURES,
+        fitted_on={"run": str(args.fit), "split": fit_config.split, "local_model": fit_config.local_model,
+                   "local_identity": fit_config.local_identity, "rows": "proposals up to the first error, unforced"})
+    combiner = replace(combiner, fitted_on={
+        **combiner.fitted_on, "cross_validated_auroc": _round(auroc(held.tolist(), [r.wrong for r in rows]))})
+    combiner.save(args.combiner_out)
+    if args.calibration_out:
+        write_calibrations(args.calibration_out, fit_records, fit_config, combiner, args)
+
+    signals: dict[str, dict] = {}
+    own = summarize_run(test_config, test_records, test_samples)
+    signals[test_config.introspection or "recorded"] = signal_entry(own.model_dump())
+    for name in FEATURES:
+        if any(name in s.features for r in test_records for s in r.trace.steps):
+            signals[name] = signal_entry(feature_figures(test_records, name, test_samples))
+    signals["combined"] = signal_entry(rescored_with(test_records, combiner.p_error, test_samples))
+
+    entry: dict = {
+        "n": len(test_records),
+        "slice": f"{test_config.split} {test_records[0].sample_id} .. {test_records[-1].sample_id}" if test_records else "",
+        "local_model": test_config.local_model,
+        "signals": signals,
+        "combiner": {"file": str(args.combiner_out), "names": list(combiner.names),
+                     "weights": [round(w, 4) for w in combiner.weights], "fitted_on": combiner.fitted_on},
+        "curves": {}, "apgr": {}, "paired": {},
+    }
+    _curves(entry, args, test_samples)
+    entry["generated"] = {"command": "python benchmarks/introspection.py " + " ".join(_argv()),
+                          "machine": f"{platform.machine()}, {platform.system()}",
+                          "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    out = json.loads(args.out.read_text()) if args.out.exists() else {}
+    out[args.benchmark] = entry
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in entry.items() if k != "combiner"}, indent=1))
+
+
+def write_calibrations(folder: Path, records: list, config, combiner, args: argparse.Namespace) -> None:
+    """Calibrations of ``combined`` and ``position`` from the fit run's judged proposals (forced ones
+    at p = 1, as the engine forces them), so that --cloud-budget sets either signal's threshold."""
+    from adaswitch.calibration import Calibration
+    from adaswitch.introspection import PositionIntrospector
+    from adaswitch.introspection.probe import file_sha256
+
+    position = PositionIntrospector()
+    combined_p, position_p = [], []
+    for record in records:
+        for step in record.trace.steps:
+            proposals = [(p.features, p.p_error) for p in step.replaced if p.author == "local"]
+            if step.author == "local" and not step.switched:
+                proposals.append((step.features, step.p_error))
+            for features, p_error in proposals:
+                if p_error is None:
+                    continue
+                forced = p_error >= 1.0
+                combined_p.append(1.0 if forced else combiner.p_error(features))
+                before = step.index - 1
+                position_p.append(1.0 if forced else before / (before + position.scale))
+    common = {"local_model": config.local_model, "local_identity": config.local_identity,
+              "questions": len(records), "sources": [str(args.fit)]}
+    Calibration(introspection="combined", signal_file_sha256=file_sha256(args.combiner_out),
+                p_errors=sorted(combined_p), **common).save(folder / "combined.json")
+    Calibration(introspection="position", p_errors=sorted(position_p), **common).save(folder / "position.json")
+
+
+def _curves(entry: dict, args: argparse.Namespace, samples: dict) -> None:
+    points: dict[str, list[tuple[float, float, dict]]] = defaultdict(list)
+    for spec in args.curve:
+        method, _, run = spec.partition("=")
+        config, records = load_run(Path(run))
+        summary = summarize_run(config, records, samples)
+        points[method].append((summary.cloud_share_steps or 0.0, summary.accuracy or 0.0, question_outcomes(records)))
+    if args.local and args.cloud:
+        _, local_records = load_run(args.local)
+        _, cloud_records = load_run(args.cloud)
+        local_acc = sum(r.score.correct for r in local_records) / len(local_records)
+        cloud_acc = sum(r.score.correct for r in cloud_records) / len(cloud_records)
+        entry["local_accuracy"], entry["cloud_accuracy"] = round(local_acc, 4), round(cloud_acc, 4)
+        for point in cascade_points(local_records, cloud_records, default_cascade_thresholds(local_records)):
+            points["cascade"].append((point.cloud_share_steps or 0.0, point.accuracy or 0.0, {}))
+        for method, pts in points.items():
+            summary = curve_metrics([(x, y) for x, y, _ in pts], local_acc, cloud_acc)
+            entry["apgr"][method] = _round(summary.apgr)
+    for method, pts in points.items():
+        entry["curves"][method] = [[round(x, 4), round(y, 4)] for x, y, _ in sorted(pts, key=lambda p: p[0])]
+    for method, pts in points.items():
+        for x, _, outcomes in pts:
+            if not outcomes:
+                continue
+            for other, theirs in points.items():
+                if other == method:
+                    continue
+                nearest = min((p for p in theirs if p[2]), key=lambda p: abs(p[0] - x), default=None)
+                if nearest is None:
+                    continue
+                diff = paired_difference(outcomes, nearest[2], method, other)
+                if diff is not None:
+                    entry["paired"][f"{method}@{x:.2f} - {other}@{nearest[0]:.2f}"] = {
+                        "n": diff.n, "difference": round(diff.difference, 4),
+                        "interval": [round(v, 4) for v in diff.interval]}
+
+
+def _argv() -> list[str]:
+    return sys.argv[1:]
+
+
+if __name__ == "__main__":
+    main()

@@ -465,3 +465,48 @@ def test_a_thought_that_uses_up_the_step_budget_still_gets_its_action():
     unconstrained = engine(plain, None, "local", max_step_tokens=12).solve(QUESTION)
     assert unconstrained.steps[0].action is None and len(plain.requests[0].messages) and "action" not in [
         c.purpose for c in unconstrained.steps[0].calls]
+
+
+def test_a_repairing_takeover_rewrites_the_wrong_first_step():
+    # the local agent multiplies where it should add, then finishes with its own (wrong) value; the
+    # local verifier doubts only the finish; the cloud, reviewing step 1 first, says it is wrong
+    local = local_backend(rules=[
+        step(1, " Multiply.\nAction 1: calculate[3 * 4]"),
+        FakeReply(match=r"Observation 1: 12\nThought 2:$", text=" Done.\nAction 2: finish[12]"),
+        FakeReply(match=r"Observation 1: 7\nThought 2:$", text=" Done.\nAction 2: finish[7]"),
+    ], probe_rules=[judge(2, 0.9)], probe_default={"Yes": 0.9, "No": 0.1})
+    cloud_rules = [step(1, " Add them.\nAction 1: calculate[3 + 4]"),
+                   FakeReply(match=r"Observation 1: 12\nThought 2:$", text=" So 12.\nAction 2: finish[12]"),
+                   FakeReply(match=r"Observation 1: 7\nThought 2:$", text=" So 7.\nAction 2: finish[7]")]
+    paper = engine(local_backend(rules=local.script.rules, probe_rules=[judge(2, 0.9)],
+                                 probe_default={"Yes": 0.9, "No": 0.1}),
+                   cloud_backend(rules=cloud_rules, probe_rules=[judge(1, 0.9)]), "adaswitch").solve(QUESTION)
+    assert paper.answer == "12" and [s.author for s in paper.steps] == ["local", "cloud"]  # carries the error on
+
+    cloud = cloud_backend(rules=cloud_rules, probe_rules=[judge(1, 0.9)])
+    collab = engine(local, cloud, "adaswitch")
+    collab.policy = make_policy("adaswitch", threshold=0.5, repair_back=2)
+    trace = collab.solve(QUESTION)
+    assert trace.answer == "7"
+    first, second = trace.steps
+    assert first.author == "cloud" and first.index == 1 and first.action.argument == "3 + 4"
+    assert [p.action.argument for p in first.revised] == ["3 * 4"]  # the local step the cloud rewrote
+    assert first.replaced[0].action.argument == "12"  # the flagged finish that set off the review
+    assert [c.purpose for c in first.calls if c.agent == "cloud"] == ["review", "step"]
+    assert sum(c.purpose == "step" and c.agent == "local" for c in first.calls) == 2  # the old step 1 is paid for
+    # the local verifier doubts every step 2, so the cloud writes it too; step 1 is its own now, not reviewed
+    assert second.author == "cloud" and second.action.argument == "7" and not second.revised
+    assert [c.purpose for c in second.calls if c.agent == "cloud"] == ["step"]
+    assert trace.settings["repair_back"] == 2
+
+
+def test_a_review_that_finds_nothing_wrong_is_the_papers_takeover():
+    local = local_backend(probe_rules=[judge(2, 0.9)], probe_default={"Yes": 0.9, "No": 0.1})
+    cloud = cloud_backend(probe_default={"Yes": 0.8, "No": 0.2})
+    collab = engine(local, cloud, "adaswitch")
+    collab.policy = make_policy("adaswitch", threshold=0.5, repair_back=3)
+    trace = collab.solve(QUESTION)
+    assert [s.author for s in trace.steps] == ["local", "cloud"] and not trace.steps[1].revised
+    assert [c.purpose for c in trace.steps[1].calls if c.agent == "cloud"] == ["review", "step"]
+    with pytest.raises(ValueError, match="0 or more steps back"):
+        make_policy("adaswitch", repair_back=-1)

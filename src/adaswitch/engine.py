@@ -13,24 +13,27 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Literal
 
 from adaswitch.actions import Action, ParsedStep, ToolResult
-from adaswitch.backends.base import Completion, CompletionRequest, Message
+from adaswitch.backends.base import Completion, CompletionRequest, Message, ProbeRequest
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, action_grammar, answer_type_for, step_grammar
-from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
+from adaswitch.introspection import Introspector, Judgment, StepView, forced_error, share_of_first
 from adaswitch.introspection.features import step_features
-from adaswitch.model import Model, ModelFailure, Reply, call_record
+from adaswitch.model import HiddenStateReply, Model, ModelFailure, ProbeReply, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
 from adaswitch.policies import Policy
 from adaswitch.prompts import STEP_FORMATS, TaskPrompts, prompts_in_style, task_prompts
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
-from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number
+from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number, render_trajectory
 
+MAX_REPAIRS = 2
+"""Repairing takeovers per question: each rewrites earlier steps, so they are bounded to keep the
+number of written steps bounded."""
 FIRST_TOKEN_ALTERNATIVES = 5
 """Top alternatives asked per token when a signal reads log-probabilities (the first tokens'
 entropy, :func:`adaswitch.introspection.features.token_features`)."""
@@ -108,6 +111,10 @@ class _Run:
     hint: str | None = None
     """Shown to the cloud agent only, after the question (annotation of training questions)."""
     answer_type: AnswerType = "number"
+    fixed: int = 0
+    """Steps given as a prefix: committed by the caller, never revised."""
+    repairs: int = 0
+    """Repairing takeovers so far (at most :data:`MAX_REPAIRS` per question)."""
 
 
 class QuestionFailed(Exception):
@@ -201,9 +208,15 @@ class Collaboration:
         if run.steps and is_finish(run.steps[-1]):
             raise ValueError("the prefix already ends with a finish step")
         first = len(run.steps) + 1
+        run.fixed = first - 1
         last = self.settings.max_steps if max_new_steps is None else min(self.settings.max_steps, first + max_new_steps - 1)
-        for index in range(first, last + 1):
+        index = first
+        while index <= last:
             step = self._step(run, index)
+            if step.index < index:  # the cloud repaired the path: it rewrote from an earlier step
+                del run.steps[step.index - 1:]
+                run.trajectory = render_trajectory(run.steps, run.prompts.separator)
+            index = step.index + 1
             run.steps.append(step)
             run.trajectory = append_step(run.trajectory, step, run.prompts.separator)
             if on_step:
@@ -240,15 +253,50 @@ class Collaboration:
             return _record(index, proposal, calls, faults, wasted=wasted)
         if decision == "retry":
             return self._reflect(run, index, proposal, calls, faults)
+        at, revised = index, []
+        if self.policy.repair_back and run.repairs < MAX_REPAIRS:
+            at = self._review(run, index, calls, faults)
+            if at < index:
+                run.repairs += 1
+                revised = run.steps[at - 1:]
+                run = replace(run, steps=run.steps[:at - 1],
+                              trajectory=render_trajectory(run.steps[:at - 1], run.prompts.separator))
+                calls = [call for step in revised for call in step.calls] + calls
         try:
-            replacement, cloud_calls, cloud_faults, cloud_wasted = self._write_unwasted(self.cloud, run, index)  # type: ignore[arg-type]
+            replacement, cloud_calls, cloud_faults, cloud_wasted = self._write_unwasted(self.cloud, run, at)  # type: ignore[arg-type]
         except ModelFailure as failure:
+            if revised:
+                raise QuestionFailed(f"cloud agent failed while repairing step {at}: {failure}",
+                                     _mark(faults + failure.faults, "failed_question"))
             return self._cloud_failed(index, proposal, calls, faults + failure.faults)
-        record = _record(index, replacement, calls + cloud_calls, faults + cloud_faults, p_error=proposal.p_error,
+        record = _record(at, replacement, calls + cloud_calls, faults + cloud_faults, p_error=proposal.p_error,
                          wasted=wasted + cloud_wasted)
         record.switched = True
         record.replaced = [proposal.proposal()]
+        record.revised = [_as_proposal(step) for step in revised]
         return record
+
+    def _review(self, run: _Run, index: int, calls: list[CallRecord], faults: list[FaultRecord]) -> int:
+        """The step the cloud rewrites from: the earliest of the ``repair_back`` local steps before
+        ``index`` (never a prefix step) that the cloud judges wrong (P(No) > 1/2 when asked whether
+        the step is correct), else ``index``. The review calls go into ``calls``; a cloud that cannot
+        answer leaves the path as it is (its faults are kept)."""
+        for k in range(max(run.fixed + 1, index - self.policy.repair_back), index):
+            step = run.steps[k - 1]
+            if step.author != "local":
+                continue
+            trajectory = render_trajectory(run.steps[:k], run.prompts.separator)
+            request = ProbeRequest(messages=run.prompts.verifier_messages(run.question, trajectory, k),
+                                   candidates=["Yes", "No"])
+            try:
+                reply = self.cloud.probe(request)  # type: ignore[union-attr]
+            except ModelFailure as failure:
+                faults.extend(_mark(failure.faults, "no_repair"))
+                return index
+            calls.append(_probe_call(reply, "cloud", "review"))
+            if share_of_first(reply.result.probs, "No", "Yes") > 0.5:
+                return k
+        return index
 
     def _cloud_only_step(self, run: _Run, index: int) -> StepRecord:
         try:
@@ -429,21 +477,8 @@ class Collaboration:
         judgment.features = {**free, **judgment.features}
         candidate.judgment = judgment
         calls.extend(call_record(reply, "local", "judge") for reply in judgment.replies)
-        probe = judgment.probe
-        if probe is not None:
-            calls.append(
-                CallRecord(
-                    agent="local",
-                    purpose="judge",
-                    prompt_tokens=probe.result.prompt_tokens,
-                    recomputed_prompt_tokens=probe.result.recomputed_prompt_tokens,
-                    latency_s=probe.result.latency_s,
-                    attempts=probe.attempts,
-                    bytes_sent=probe.bytes_sent,
-                    cached=probe.cached,
-                    redactions=probe.redactions,
-                )
-            )
+        if judgment.probe is not None:
+            calls.append(_probe_call(judgment.probe, "local", "judge"))
 
     def _settings_record(self) -> dict:
         s = self.settings
@@ -460,6 +495,7 @@ class Collaboration:
             "switch_rate": self.policy.switch_rate if self.policy.mode == "random" else None,
             "max_retries": self.policy.max_retries if self.policy.mode == "self-reflection" else None,
             "max_cloud_steps": self.policy.max_cloud_steps,
+            "repair_back": self.policy.repair_back or None,
         }
 
 
@@ -549,6 +585,28 @@ def _record(
         faults=faults,
         wasted=wasted or [],
     )
+
+
+def _probe_call(probe: ProbeReply | HiddenStateReply, agent: Agent, purpose: Literal["judge", "review"]) -> CallRecord:
+    """The trace's record of one probe (a yes/no read or a hidden state)."""
+    return CallRecord(
+        agent=agent,
+        purpose=purpose,
+        prompt_tokens=probe.result.prompt_tokens,
+        recomputed_prompt_tokens=probe.result.recomputed_prompt_tokens,
+        latency_s=probe.result.latency_s,
+        attempts=probe.attempts,
+        bytes_sent=probe.bytes_sent,
+        cached=probe.cached,
+        redactions=probe.redactions,
+    )
+
+
+def _as_proposal(step: StepRecord) -> Proposal:
+    """A committed step, as a proposal that was not kept (a step a repairing takeover revised)."""
+    return Proposal(author=step.author, text=step.text, thought=step.thought, action=step.action,
+                    parse_error=step.parse_error, observation=step.observation, tool_ok=step.tool_ok,
+                    p_error=step.p_error, features=step.features)
 
 
 def _mark(faults: list[FaultRecord], outcome: str) -> list[FaultRecord]:

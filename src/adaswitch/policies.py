@@ -25,6 +25,10 @@ class Policy:
     measurement of how well the local agent carries on after a cloud step)."""
     max_cloud_steps: int | None = None
     """A hard cap: once the cloud has written this many steps of a question, flagged steps stay local."""
+    repair_back: int = 0
+    """Mode ``adaswitch``: when the cloud takes over a step, it first reviews up to this many local
+    steps before it and rewrites the trajectory from the earliest one it judges wrong (0: the
+    paper's takeover of the flagged step alone)."""
 
     @property
     def cloud_writes_everything(self) -> bool:
@@ -66,6 +70,7 @@ def make_policy(
     cloud_steps: tuple[int, ...] = (1,),
     *,
     max_cloud_steps: int | None = None,
+    repair_back: int = 0,
 ) -> Policy:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -77,8 +82,11 @@ def make_policy(
         raise ValueError("self-reflection needs at least one retry")
     if max_cloud_steps is not None and max_cloud_steps < 0:
         raise ValueError(f"the cap on cloud steps must be 0 or more, got {max_cloud_steps}")
+    if repair_back < 0:
+        raise ValueError(f"the cloud reviews 0 or more steps back, got {repair_back}")
     if mode == "handoff" and (not cloud_steps or min(cloud_steps) < 1):
         raise ValueError("mode 'handoff' needs the cloud's step indices (1 or more)")
     uses_threshold = mode in ("adaswitch", "self-reflection")
     steps = tuple(sorted(set(cloud_steps))) if mode == "handoff" else ()
-    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries, steps, max_cloud_steps)
+    return Policy(mode, threshold if uses_threshold else None, switch_rate, max_retries, steps, max_cloud_steps,
+                  repair_back if mode == "adaswitch" else 0)

@@ -75,6 +75,9 @@ class SolverSettings(BaseModel):
     """The file of ``adaswitch calibrate`` that turns ``cloud_budget`` into a threshold."""
     max_cloud_steps: int | None = Field(default=None, ge=0)
     """At most this many steps of a question go to the cloud (None: no cap)."""
+    repair_back: int = Field(default=0, ge=0)
+    """Mode ``adaswitch``: a cloud that takes over a step first reviews up to this many local steps
+    before it and rewrites from the earliest it judges wrong (0: it writes the flagged step alone)."""
     switch_rate: float = 0.2
     max_retries: int = 2
     step_format: Literal["react", "paragraphs"] = "react"
@@ -188,6 +191,7 @@ class Solver:
             s.max_retries,
             s.cloud_steps,
             max_cloud_steps=s.max_cloud_steps,
+            repair_back=s.repair_back,
         )
         introspector = self.introspector if policy.needs_probability else None
         return Collaboration(self.local, self.cloud, policy, introspector, self.engine_settings())

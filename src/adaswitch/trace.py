@@ -18,7 +18,7 @@ from adaswitch.usage import Usage
 TRACE_VERSION = 1
 
 Agent = Literal["local", "cloud"]
-CallPurpose = Literal["step", "judge", "retry", "resample", "action"]
+CallPurpose = Literal["step", "judge", "retry", "resample", "action", "review"]
 """``action``: the action of a step whose thought used up the step's tokens, decoded on its own."""
 
 
@@ -95,6 +95,9 @@ class StepRecord(BaseModel):
     switched: bool = False
     """True when the local proposal was flagged and replaced (by the cloud or by a local retry)."""
     replaced: list[Proposal] = Field(default_factory=list)
+    revised: list[Proposal] = Field(default_factory=list)
+    """Committed steps the cloud judged wrong and rewrote from this step on (a repairing takeover):
+    dropped from the trajectory; their calls are counted in this step's ``calls``."""
     wasted: list[Proposal] = Field(default_factory=list)
     """Local proposals the engine discarded and re-sampled because they repeated an earlier call or
     computed a value an earlier observation already gave (not switches: no cloud, no threshold)."""

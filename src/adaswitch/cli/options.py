@@ -38,6 +38,10 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="Calibration file of this signal and local model (adaswitch calibrate)."),
     click.option("--max-cloud-steps", type=click.IntRange(0), default=None, envvar="ADASWITCH_MAX_CLOUD_STEPS",
                  help="A hard cap: at most this many cloud steps per question."),
+    click.option("--repair-back", type=click.IntRange(0, 10), default=0, show_default=True,
+                 envvar="ADASWITCH_REPAIR_BACK",
+                 help="A cloud that takes over a step first reviews up to N local steps before it and rewrites "
+                      "from the earliest it judges wrong (0: the paper's takeover of the flagged step alone)."),
     click.option("--switch-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
                  envvar="ADASWITCH_SWITCH_RATE", help="Switch probability of the random baseline."),
     click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,
@@ -116,6 +120,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         cloud_budget=options["cloud_budget"],
         calibration_path=options["calibration"],
         max_cloud_steps=options["max_cloud_steps"],
+        repair_back=options["repair_back"],
         switch_rate=options["switch_rate"],
         max_retries=options["max_retries"],
         max_steps=options["max_steps"],

@@ -109,9 +109,10 @@ def role_chunk(meta: Meta) -> ChatCompletionChunk:
 
 def step_chunk(meta: Meta, step: StepRecord) -> ChatCompletionChunk:
     """A step as it is committed: its text in the ``adaswitch`` extension, no content, so that the
-    joined content of a stream is the non-streamed answer."""
+    joined content of a stream is the non-streamed answer. ``revised`` counts the earlier steps a
+    repairing cloud step replaces: a client drops the steps from ``index`` on that it already has."""
     extension = {"kind": "step", "index": step.index, "author": step.author, "switched": step.switched,
-                 "p_error": step.p_error, "text": step_text(step)}
+                 "p_error": step.p_error, "text": step_text(step), "revised": len(step.revised)}
     return _chunk(meta, Delta(), extension)
 
 

@@ -3,7 +3,7 @@
 Reads run directories (never runs a model), so every figure can be re-derived from the records:
 
 - ``--fit RUN``: a run on a training or calibration slice in which every local proposal was judged
-  (``adaswitch`` at threshold 1 with a log-probability signal, so every free feature is recorded).
+  (``--mode local --judge-steps`` with a log-probability signal, so every free feature is recorded).
   The combiner (:mod:`adaswitch.introspection.combined`) is fitted here on the proposals up to each
   trajectory's first error, forced ones left out, and written to ``--combiner-out``.
 - ``--test RUN``: the same kind of run on the held-out slice. Every recorded feature, the run's own

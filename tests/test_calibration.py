@@ -61,8 +61,12 @@ def test_calibrate_then_run_at_a_budget(tmp_path):
     def invoke(*args: str):
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
-    judged = invoke("eval", *common, "--out", str(tmp_path / "cal"), "-t", "1")
+    judged = invoke("eval", *common, "--out", str(tmp_path / "cal"), "--mode", "local", "--judge-steps")
     assert judged.exit_code == 0, judged.output
+    config, records = load_run(tmp_path / "cal")
+    assert config.method == "local" and config.introspection == "verifier"
+    assert all(r.final_check_p is not None for r in records)  # a local run: the cascade can use it
+    assert all(s.author == "local" and s.p_error is not None for r in records for s in r.trace.steps)
     made = invoke("calibrate", str(tmp_path / "cal"), "--out", str(tmp_path / "cal.json"))
     assert made.exit_code == 0, made.output
     calibration = Calibration.load(tmp_path / "cal.json")
@@ -99,7 +103,7 @@ def test_budget_and_calibration_errors_are_one_line(tmp_path):
     local = runner.invoke(cli, [*base, "--mode", "local"])
     assert local.exit_code == 0, local.output
     refused = runner.invoke(cli, ["calibrate", str(tmp_path / "run"), "--out", str(tmp_path / "x.json")])
-    assert refused.exit_code == 1 and "judges no steps" in refused.output
+    assert refused.exit_code == 1 and "judged no steps" in refused.output
 
 
 def test_a_server_model_name_may_ask_for_a_budget():

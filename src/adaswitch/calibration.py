@@ -1,7 +1,7 @@
 """A threshold set by a cloud budget: the distribution of a signal's probabilities on a calibration slice.
 
-``adaswitch calibrate`` reads run records in which every local proposal was judged (``adaswitch``
-at threshold 1: the local agent alone, each step judged, none switched) and stores the probability
+``adaswitch calibrate`` reads run records in which every local proposal was judged (a ``local``
+run with ``--judge-steps``: the local agent alone, each step judged, none switched) and stores the probability
 of error of every judged proposal, with the signal and the local model they belong to. A budget
 ``b`` (the share of steps the cloud may write) then becomes the smallest threshold whose share of
 proposals above it is at most ``b`` on that slice (:meth:`Calibration.threshold_for`). The share on
@@ -85,9 +85,9 @@ def calibration_from_runs(run_dirs: Sequence[str | Path]) -> Calibration:
     signals, models, identities, files = set(), set(), set(), set()
     for run_dir in run_dirs:
         config, records = load_run(Path(run_dir))
-        if config.method not in ("adaswitch", "self-reflection") or config.introspection is None:
-            raise ValueError(f"{run_dir}: a {config.method} run judges no steps; calibrate on an adaswitch run "
-                             "(threshold 1 judges every step and switches none)")
+        if config.introspection is None:
+            raise ValueError(f"{run_dir}: the run judged no steps; calibrate on a local run with --judge-steps "
+                             "(or an adaswitch run)")
         signals.add(config.introspection)
         models.add(config.local_model)
         identities.add(config.local_identity)

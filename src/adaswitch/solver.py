@@ -75,6 +75,10 @@ class SolverSettings(BaseModel):
     """The file of ``adaswitch calibrate`` that turns ``cloud_budget`` into a threshold."""
     max_cloud_steps: int | None = Field(default=None, ge=0)
     """At most this many steps of a question go to the cloud (None: no cap)."""
+    judge_steps: bool = False
+    """Judge every local proposal with the introspection signal even where the mode does not switch
+    on it (``local``, ``random``): the trace then records each step's probability and features, for
+    calibration (``adaswitch calibrate``) and for scoring signals offline."""
     repair_back: int = Field(default=0, ge=0)
     """Mode ``adaswitch``: a cloud that takes over a step first reviews up to this many local steps
     before it and rewrites from the earliest it judges wrong (0: it writes the flagged step alone)."""
@@ -193,7 +197,7 @@ class Solver:
             max_cloud_steps=s.max_cloud_steps,
             repair_back=s.repair_back,
         )
-        introspector = self.introspector if policy.needs_probability else None
+        introspector = self.introspector if policy.needs_probability or s.judge_steps else None
         return Collaboration(self.local, self.cloud, policy, introspector, self.engine_settings())
 
     def engine_settings(self) -> EngineSettings:
@@ -206,6 +210,7 @@ class Solver:
             on_cloud_error=s.on_cloud_error,
             seed=s.seed,
             constrain=s.constrain,
+            score_all_steps=s.judge_steps,
         )
 
     def solve(

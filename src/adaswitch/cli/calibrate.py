@@ -16,9 +16,9 @@ DEFAULT_BUDGETS = (0.1, 0.2, 0.3)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file to write (JSON); pass it as --calibration with --cloud-budget.")
 def calibrate(run_dirs: tuple[Path, ...], out: Path) -> None:
-    """Calibrate on RUN_DIR...: adaswitch runs of one signal and local model in which every step was
-    judged (threshold 1 judges every step and switches none), on questions kept apart from those
-    you will report. Prints the threshold of a few budgets."""
+    """Calibrate on RUN_DIR...: runs of one signal and local model in which every step was judged
+    (--mode local --judge-steps), on questions kept apart from those you will report. Prints the
+    threshold of a few budgets."""
     from adaswitch.calibration import calibration_from_runs
     from adaswitch.evaluation.rundir import RunDirError
 

@@ -38,6 +38,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="Calibration file of this signal and local model (adaswitch calibrate)."),
     click.option("--max-cloud-steps", type=click.IntRange(0), default=None, envvar="ADASWITCH_MAX_CLOUD_STEPS",
                  help="A hard cap: at most this many cloud steps per question."),
+    click.option("--judge-steps/--no-judge-steps", default=False, show_default=True, envvar="ADASWITCH_JUDGE_STEPS",
+                 help="Judge every local step with --introspection even in modes that do not switch on it "
+                      "(local, random): the records then serve adaswitch calibrate and offline signal scoring."),
     click.option("--repair-back", type=click.IntRange(0, 10), default=0, show_default=True,
                  envvar="ADASWITCH_REPAIR_BACK",
                  help="A cloud that takes over a step first reviews up to N local steps before it and rewrites "
@@ -121,6 +124,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         calibration_path=options["calibration"],
         max_cloud_steps=options["max_cloud_steps"],
         repair_back=options["repair_back"],
+        judge_steps=options["judge_steps"],
         switch_rate=options["switch_rate"],
         max_retries=options["max_retries"],
         max_steps=options["max_steps"],

@@ -77,7 +77,7 @@ def run_config(
     benchmark: Benchmark, split: str, samples: list[Sample], method: Method, solver: Solver
 ) -> RunConfig:
     settings = solver.settings.model_dump(exclude={"local_endpoint": {"api_key"}, "cloud_endpoint": {"api_key"}})
-    judged = method.name in ("adaswitch", "self-reflection")
+    judged = method.name in ("adaswitch", "self-reflection") or (solver.settings.judge_steps and method.name != "cloud")
     probe = solver.settings.probe_path if judged and solver.settings.introspection in FITTED_SIGNALS else None
     return RunConfig(
         benchmark=benchmark.name,

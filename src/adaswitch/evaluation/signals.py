@@ -1,7 +1,7 @@
 """Every recorded feature scored as a signal, offline, from run records.
 
-A run in which every local proposal was judged (``adaswitch`` at threshold 1 is the local agent with
-each step judged and none switched) records the signal's features and the free features of every
+A run in which every local proposal was judged (``--mode local --judge-steps``: the local agent
+alone, each step judged) records the signal's features and the free features of every
 proposal (``StepRecord.features``). This module reads them back: the labelled proposals as rows for
 fitting a combiner (:func:`labelled_rows`), and each feature's AUROC figures scored by exactly the
 rules of the run summary (:func:`feature_figures`: forced steps apart, up to the first error, within

@@ -96,18 +96,6 @@ class CombinedIntrospector:
     def needs_logprobs(self) -> bool:
         return bool(LOGPROB_FEATURES & set(self.combiner.names)) or bool(self.inner and self.inner.needs_logprobs)
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> CombinedIntrospector:
-        from adaswitch.introspection.factory import make_introspector
-
-        combiner = CombinerModel.load(path)
-        inner = None
-        if combiner.inner is not None:
-            if combiner.inner in ("combined", "probe"):
-                raise ValueError(f"combiner file {path}: inner signal {combiner.inner!r} is not supported")
-            inner = make_introspector(combiner.inner)
-        return cls(combiner, inner, str(path))
-
     def prepare(self, local: Model) -> None:
         if self.inner is not None:
             self.inner.prepare(local)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adaswitch.introspection.base import Introspector
-from adaswitch.introspection.combined import CombinedIntrospector
+from adaswitch.introspection.combined import CombinedIntrospector, CombinerModel
 from adaswitch.introspection.confidence import ConfidenceIntrospector
 from adaswitch.introspection.consistency import ConsistencyIntrospector
 from adaswitch.introspection.position import PositionIntrospector
@@ -24,8 +24,14 @@ def _probe_from(probe_path: str | Path | None) -> Introspector:
 def _combiner_from(path: str | Path | None) -> Introspector:
     if not path:
         raise ValueError("introspection 'combined' needs a combiner file (--probe PATH, fitted by "
-                         "adaswitch calibrate --fit-combiner or benchmarks/introspection.py)")
-    return CombinedIntrospector.from_file(path)
+                         "benchmarks/introspection.py)")
+    combiner = CombinerModel.load(path)
+    inner = None
+    if combiner.inner is not None:
+        if combiner.inner in FITTED_SIGNALS:
+            raise ValueError(f"combiner file {path}: a fitted inner signal ({combiner.inner!r}) is not supported")
+        inner = make_introspector(combiner.inner)
+    return CombinedIntrospector(combiner, inner, str(path))
 
 
 INTROSPECTORS: dict[str, Callable[[str | Path | None], Introspector]] = {

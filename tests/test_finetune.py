@@ -497,3 +497,12 @@ def test_a_stopped_training_resumes_from_its_checkpoint_as_if_never_stopped(smol
     assert not (out / "checkpoints").exists()
     written = json.loads((out / "finetune.json").read_text())
     assert written["resumed_at"] == [2, 5] and written["steps"] == 6
+
+
+def test_large_blocks_go_back_to_the_os_where_glibc_runs():
+    import platform
+
+    from adaswitch.learning.allocator import return_large_blocks_to_the_os
+
+    accepted = return_large_blocks_to_the_os()
+    assert accepted is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

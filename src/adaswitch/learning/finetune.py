@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from adaswitch.chat_template import ChatTemplate
 from adaswitch.jsonfile import write_json
+from adaswitch.learning.allocator import return_large_blocks_to_the_os
 from adaswitch.learning.checkpoints import (
     CHECKPOINTS,
     RUN_IDENTITY,
@@ -231,6 +232,7 @@ def finetune(
             at = f"at step {timer_state(resume_from)['resumed_at'][-1]}" if resume_from else "before its first step"
             raise TrainingInterrupted(f"the time budget was spent before training began; it stands {at}: "
                                       f"run the same training again to go on", budget=True)
+        return_large_blocks_to_the_os()  # varying batch shapes otherwise fragment the heap (see the module)
         trainer = _make_trainer(loaded, examples, out_dir, settings, progress)
         timer = step_timer(timer_state(resume_from))
         stopper = training_stopper(stop_by)

@@ -1,0 +1,53 @@
+"""benchmarks/introspection.py on runs of fake models: it fits, scores, calibrates and draws curves."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from click.testing import CliRunner
+
+from adaswitch.calibration import Calibration
+from adaswitch.cli import _register, cli
+from adaswitch.introspection.combined import CombinerModel
+
+# a local agent that answers 18 to everything (right on the first GSM8K test question only); the
+# multiplication is unsure (low log-probabilities), the finish sure
+SCRIPT = {"rules": [
+    {"match": "Thought 1:$", "text": " Compute.\nAction 1: calculate[9 * 2]", "logprob": -0.9},
+    {"match": "Thought 2:$", "text": " Done.\nAction 2: finish[18]", "logprob": -0.05}]}
+
+
+def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, monkeypatch):
+    _register()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(SCRIPT))
+    runner = CliRunner()
+    common = ["gsm8k", "--local", f"fake:{script}", "--cloud", f"fake:{script}", "--cache", "off", "--no-progress"]
+    judged = ["--mode", "local", "--judge-steps", "--introspection", "confidence"]
+    for args in (["--split", "train", "--limit", "8", *judged, "--out", str(tmp_path / "fit")],
+                 ["--limit", "6", *judged, "--out", str(tmp_path / "test")],
+                 ["--limit", "6", "--mode", "cloud", "--out", str(tmp_path / "cloud")],
+                 ["--limit", "6", "--mode", "random", "--switch-rate", "0.5", "--out", str(tmp_path / "random")]):
+        result = runner.invoke(cli, ["eval", *common, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "introspection.json"
+    out.write_text(json.dumps({"svamp": {"kept": True}}))
+    monkeypatch.setattr(sys, "argv", [
+        "introspection.py", "--fit", str(tmp_path / "fit"), "--test", str(tmp_path / "test"),
+        "--curve", f"random={tmp_path / 'random'}", "--local", str(tmp_path / "test"), "--cloud", str(tmp_path / "cloud"),
+        "--combiner-out", str(tmp_path / "combiner.json"), "--calibration-out", str(tmp_path / "cal"), "--out", str(out)])
+    benchmark_script("introspection").main()
+    written = json.loads(out.read_text())
+    assert written["svamp"] == {"kept": True}  # other benchmarks' entries stay
+    entry = written["gsm8k"]
+    assert entry["n"] == 6 and entry["local_accuracy"] == entry["cloud_accuracy"]
+    assert {"confidence", "min_logprob", "position", "combined"} <= set(entry["signals"])
+    assert set(entry["signals"]["combined"]) >= {"auroc_first", "auroc_within_wrong", "ci"}
+    assert entry["curves"]["random"][0][0] > 0 and "cascade" in entry["curves"]
+    combiner = CombinerModel.load(tmp_path / "combiner.json")
+    assert "min_logprob" in combiner.names and combiner.fitted_on["split"] == "train"
+    for signal in ("combined", "position"):
+        calibration = Calibration.load(tmp_path / "cal" / f"{signal}.json")
+        assert calibration.introspection == signal and calibration.questions == 8
+        assert len(calibration.p_errors) == 16  # two judged steps per question

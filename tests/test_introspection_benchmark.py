@@ -51,3 +51,10 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
         calibration = Calibration.load(tmp_path / "cal" / f"{signal}.json")
         assert calibration.introspection == signal and calibration.questions == 8
         assert len(calibration.p_errors) == 16  # two judged steps per question
+
+
+def test_the_curve_picture_is_a_png(tmp_path, benchmark_script):
+    entry = {"local_accuracy": 0.2, "cloud_accuracy": 0.5, "curves": {"adaswitch": [[0.2, 0.3], [0.1, 0.25]],
+                                                                       "random": [[0.2, 0.26]], "empty": []}}
+    out = benchmark_script("plot_curves").plot(entry, "test", tmp_path / "curves.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5_000

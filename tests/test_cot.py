@@ -45,7 +45,7 @@ def test_the_prompt_asks_for_a_last_answer_line_in_the_benchmarks_form():
     assert "step by step" in math[0].content and "'Answer: ...'" in math[0].content
     assert "number" in math[0].content and math[1].content == "Question: What is 2 + 3?"
     assert "LaTeX" in cot_messages("q", answer_kind("math", "math500"))[0].content
-    assert answer_kind("qa", "strategyqa") == "yes_no" and answer_kind("qa", "hotpotqa") == "phrase"
+    assert answer_kind("qa", "strategyqa") == "yesno" and answer_kind("qa", "hotpotqa") == "phrase"
 
 
 def test_context_paragraphs_come_before_the_question():

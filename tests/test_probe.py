@@ -334,7 +334,7 @@ def test_cli_takes_the_probe_option_and_says_when_it_is_missing(probe_file, tmp_
     runner = CliRunner()
     missing = runner.invoke(cli, ["solve", QUESTION, "--local", f"fake:{script}", "--mode", "self-reflection",
                                   "--introspection", "probe"], env={})
-    assert missing.exit_code == 2 and "needs a probe file" in missing.output
+    assert missing.exit_code == 2 and "needs its fitted file" in missing.output
     env = {"ADASWITCH_PROBE": str(probe_file), "ADASWITCH_INTROSPECTION": "probe"}
     with pytest.warns(UserWarning, match="fitted for fake-local"):  # the CLI names the fake by its file
         ok = runner.invoke(cli, ["solve", QUESTION, "--local", f"fake:{script}", "--mode", "self-reflection",

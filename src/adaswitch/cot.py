@@ -17,11 +17,11 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
 
 from adaswitch.backends.base import CompletionRequest, Message
 from adaswitch.documents import Document
 from adaswitch.model import Model, ModelFailure, Reply, call_record
+from adaswitch.grammar import AnswerType
 from adaswitch.parsing import extract_answer_from_text
 from adaswitch.prompts import paragraph_prompts_for
 from adaswitch.actions import Action
@@ -30,9 +30,10 @@ from adaswitch.trace import AnswerSource, FaultRecord, StepRecord, Trace
 COT_MODE = "cot"
 DEFAULT_COT_MAX_TOKENS = 400
 
-AnswerKind = Literal["number", "latex", "phrase", "yes_no"]
+AnswerKind = AnswerType
+"""What the final answer looks like: the step grammar's answer types, one spelling for both."""
 
-_KIND_BY_BENCHMARK: dict[str, AnswerKind] = {"math500": "latex", "strategyqa": "yes_no"}
+_KIND_BY_BENCHMARK: dict[str, AnswerKind] = {"math500": "latex", "strategyqa": "yesno"}
 NO_ANSWER = "no final answer found in the text"
 
 
@@ -56,8 +57,7 @@ def cot_messages(question: str, kind: AnswerKind, knowledge: list[Document] | No
 
     It is the paragraph step format's prompt before its first step (one wording for both, so that
     the format and the baseline can be compared)."""
-    answer_type = "yesno" if kind == "yes_no" else kind
-    prompts = paragraph_prompts_for("qa" if knowledge else "math", answer_type, knowledge)
+    prompts = paragraph_prompts_for("qa" if knowledge else "math", kind, knowledge)
     return prompts.step_messages(question, "", 1)[:2]
 
 

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from adaswitch.digest import sha256_of_file
 from adaswitch.embedded_catalog import (
     CACHE_ENV,
     EMBEDDED_MODELS,
@@ -199,12 +200,7 @@ def _check_assembled(model: EmbeddedModel, size: int, sha256: str) -> None:
         )
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+_hash_file = sha256_of_file  # a module name the tests can watch
 
 
 def _marker_matches(marker: Path, path: Path, sha256: str) -> bool:

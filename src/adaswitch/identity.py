@@ -20,13 +20,13 @@ import os
 import threading
 from pathlib import Path
 
+from adaswitch.digest import sha256_of_file
 from adaswitch.backends.base import Backend
 from adaswitch.jsonfile import read_json, write_atomic
 
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".sha256"
-_BLOCK = 1 << 20
 _memo: dict[tuple[str, int, int], str] = {}
 _memo_lock = threading.Lock()
 
@@ -103,11 +103,7 @@ def _recorded_digest(path: Path, stat: os.stat_result) -> str | None:
 
 
 def _hash_and_record(path: Path, stat: os.stat_result) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = sha256_of_file(path)
     now = path.stat()
     if (now.st_size, now.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
         return digest  # changed while being read: do not vouch for it

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from adaswitch.digest import sha256_of_file
 from adaswitch.embedded_catalog import EMBEDDED_MODELS, EmbeddedModelError, default_cache_dir
 
 MODEL_FILE = "model.gguf"
@@ -250,9 +251,4 @@ def _copy_hashing(source: Path, target: Path) -> str:
     return digest.hexdigest()
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(8 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
+_hash_file = sha256_of_file

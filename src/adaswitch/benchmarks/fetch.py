@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from adaswitch import __version__
-from adaswitch.benchmarks.sources import RAW_BASE_URL, DataFile, file_sha256
+from adaswitch.benchmarks.sources import RAW_BASE_URL, DataFile
+from adaswitch.digest import sha256_of_file
 
 _BLOCK = 1024 * 1024
 
@@ -97,12 +98,12 @@ def fetch_all(files: Iterable[DataFile], dest: Path, base_url: str = RAW_BASE_UR
     for file in files:
         target = dest / file.path
         if not file.fetchable:
-            state = "verified" if target.is_file() and file_sha256(target) == file.sha256 else None
+            state = "verified" if target.is_file() and sha256_of_file(target) == file.sha256 else None
             message = f"{file.path}: present and verified" if state else derived_note(file)
             results.append(FetchResult(file, "present" if state else "derived", message))
             continue
         if target.exists():
-            if target.is_file() and file_sha256(target) == file.sha256:
+            if target.is_file() and sha256_of_file(target) == file.sha256:
                 results.append(FetchResult(file, "present", f"{file.path}: present and verified"))
             else:
                 results.append(FetchResult(file, "failed", f"{file.path}: {target} exists but its sha256 is "

@@ -8,15 +8,14 @@ maintainers, which only its description and upstream can point to.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from adaswitch.digest import sha256_of_file
 
 RAW_BASE_URL = "https://raw.githubusercontent.com"
-_BLOCK = 1024 * 1024
 
 FileState = Literal["missing", "present", "verified", "wrong size", "wrong sha256"]
 
@@ -69,15 +68,7 @@ class DataFile:
             return "wrong size"
         if not verify:
             return "present"
-        return "verified" if file_sha256(path) == self.sha256 else "wrong sha256"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return "verified" if sha256_of_file(path) == self.sha256 else "wrong sha256"
 
 
 def parse_manifest(data: dict[str, Any]) -> list[DataFile]:

@@ -8,7 +8,6 @@ Probes are fitted by :mod:`adaswitch.learning.probe`; this module only reads and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from adaswitch.digest import sha256_of_file
 from adaswitch.backends.base import Completion, HiddenStateRequest
 from adaswitch.introspection.base import Judgment, StepView
 from adaswitch.introspection.confidence import confidence_features
@@ -65,11 +65,7 @@ def file_sha256(path: str | Path) -> str:
     stat = os.stat(path)
     key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
+        _DIGESTS[key] = sha256_of_file(path)
     return _DIGESTS[key]
 
 

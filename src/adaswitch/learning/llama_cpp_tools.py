@@ -15,7 +15,6 @@ scripts; its sdist on PyPI does (``vendor/llama.cpp``). The scripts are found, i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from adaswitch.digest import sha256_of_file
 from adaswitch.backends.llama_cpp_sdist import (
     DISTRIBUTION,
     SOURCE_ENV,
@@ -143,7 +143,7 @@ def prepare_conversion_tools(
             if missing := staged.problems():
                 raise ConversionToolsError(f"{archive.name} lacks {', '.join(missing)} under {_VENDOR}")
             marker = {"distribution": DISTRIBUTION, "version": version, "sdist": archive.name,
-                      "sha256": _sha256(archive), "files": count}
+                      "sha256": sha256_of_file(archive), "files": count}
             (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
             _install(staging, target)
         finally:
@@ -197,10 +197,5 @@ def _install(staging: Path, target: Path) -> None:
             raise
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+
 

@@ -52,6 +52,8 @@ FEATURES = ("mean_logprob", "min_logprob", "action_mean_logprob", "action_min_lo
             "first_entropy", "numbers_unsupported", "result_negative", "result_fractional", "result_known",
             "finish_unsupported", "question_numbers_unused", "finish_first", "is_finish", "position", "agreement")
 """Every feature scored and offered to the combiner (those a run did not record are skipped)."""
+L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+"""Penalties tried for the combiner; the one with the best cross-validated AUROC on the fit run is kept."""
 
 
 def signal_entry(figures: dict) -> dict:
@@ -94,12 +96,19 @@ def main() -> None:
     test_samples = samples_of(args.benchmark, test_config.split)
 
     rows = [r for r in labelled_rows(fit_records, fit_samples) if not r.forced and r.before_first_error]
-    combiner, held = fit_combiner(
-        [r.features for r in rows], [r.wrong for r in rows], [r.question for r in rows], FEATURES,
-        fitted_on={"run": str(args.fit), "split": fit_config.split, "local_model": fit_config.local_model,
-                   "local_identity": fit_config.local_identity, "rows": "proposals up to the first error, unforced"})
-    combiner = replace(combiner, fitted_on={
-        **combiner.fitted_on, "cross_validated_auroc": _round(auroc(held.tolist(), [r.wrong for r in rows]))})
+    wrong = [r.wrong for r in rows]
+    fits = {}
+    for l2 in L2_GRID:  # the penalty is chosen by the cross-validated AUROC on the fit slice alone
+        combiner, held = fit_combiner(
+            [r.features for r in rows], wrong, [r.question for r in rows], FEATURES, l2=l2,
+            fitted_on={"run": str(args.fit), "split": fit_config.split, "local_model": fit_config.local_model,
+                       "local_identity": fit_config.local_identity, "rows": "proposals up to the first error, unforced",
+                       "l2": l2})
+        fits[l2] = (auroc(held.tolist(), wrong) or 0.0, combiner)
+    best = max(fits, key=lambda l2: fits[l2][0])
+    combiner = replace(fits[best][1], fitted_on={
+        **fits[best][1].fitted_on, "cross_validated_auroc": _round(fits[best][0]),
+        "cross_validated_auroc_by_l2": {str(l2): _round(v) for l2, (v, _) in fits.items()}})
     combiner.save(args.combiner_out)
     if args.calibration_out:
         write_calibrations(args.calibration_out, fit_records, fit_config, combiner, args)

@@ -123,7 +123,7 @@ def main() -> None:
 
     entry: dict = {
         "n": len(test_records),
-        "slice": f"{test_config.split} {test_records[0].sample_id} .. {test_records[-1].sample_id}" if test_records else "",
+        "slice": f"{test_config.split} {test_config.sample_ids[0]} .. {test_config.sample_ids[-1]}" if test_config.sample_ids else "",
         "local_model": test_config.local_model,
         "signals": signals,
         "combiner": {"file": str(args.combiner_out), "names": list(combiner.names),

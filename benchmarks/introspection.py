@@ -128,7 +128,7 @@ def main() -> None:
         "signals": signals,
         "combiner": {"file": str(args.combiner_out), "names": list(combiner.names),
                      "weights": [round(w, 4) for w in combiner.weights], "fitted_on": combiner.fitted_on},
-        "curves": {}, "apgr": {}, "paired": {},
+        "curves": {}, "apgr": {}, "paired": {}, "runs": {},
     }
     _curves(entry, args, test_samples)
     entry["generated"] = {"command": "python benchmarks/introspection.py " + " ".join(_argv()),
@@ -176,6 +176,10 @@ def _curves(entry: dict, args: argparse.Namespace, samples: dict) -> None:
         config, records = load_run(Path(run))
         summary = summarize_run(config, records, samples)
         points[method].append((summary.cloud_share_steps or 0.0, summary.accuracy or 0.0, question_outcomes(records)))
+        entry["runs"][f"{method}@{summary.cloud_share_steps or 0.0:.2f}"] = {
+            "run": str(run), "n": summary.n, "accuracy": _round(summary.accuracy),
+            "cloud_share_steps": _round(summary.cloud_share_steps), "cloud_share_tokens": _round(summary.cloud_share_tokens),
+            "threshold": summary.threshold, "switch_rate": _round(summary.switch_rate)}
     if args.local and args.cloud:
         _, local_records = load_run(args.local)
         _, cloud_records = load_run(args.cloud)

@@ -31,6 +31,7 @@ import platform
 import sys
 from collections import defaultdict
 from dataclasses import replace
+from typing import NamedTuple
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -170,44 +171,70 @@ def write_calibrations(folder: Path, records: list, config, combiner, args: argp
 
 
 def _curves(entry: dict, args: argparse.Namespace, samples: dict) -> None:
-    points: dict[str, list[tuple[float, float, dict]]] = defaultdict(list)
+    """Each run's point (cloud share of steps, accuracy), the cascade's points on the same questions,
+    every curve's APGR (on the share of steps), and paired differences between methods: each run
+    against the other runs' and the cascade's point nearest in cloud share of steps, and against
+    the cascade's point nearest in cloud share of tokens."""
+    points: dict[str, list[Point]] = defaultdict(list)
     for spec in args.curve:
         method, _, run = spec.partition("=")
         config, records = load_run(Path(run))
         summary = summarize_run(config, records, samples)
-        points[method].append((summary.cloud_share_steps or 0.0, summary.accuracy or 0.0, question_outcomes(records)))
+        points[method].append(Point(summary.cloud_share_steps or 0.0, summary.cloud_share_tokens or 0.0,
+                                    summary.accuracy or 0.0, question_outcomes(records)))
         entry["runs"][f"{method}@{summary.cloud_share_steps or 0.0:.2f}"] = {
             "run": str(run), "n": summary.n, "accuracy": _round(summary.accuracy),
             "cloud_share_steps": _round(summary.cloud_share_steps), "cloud_share_tokens": _round(summary.cloud_share_tokens),
             "threshold": summary.threshold, "switch_rate": _round(summary.switch_rate)}
+    runs = list(points)
     if args.local and args.cloud:
         _, local_records = load_run(args.local)
         _, cloud_records = load_run(args.cloud)
         local_acc = sum(r.score.correct for r in local_records) / len(local_records)
         cloud_acc = sum(r.score.correct for r in cloud_records) / len(cloud_records)
         entry["local_accuracy"], entry["cloud_accuracy"] = round(local_acc, 4), round(cloud_acc, 4)
-        for point in cascade_points(local_records, cloud_records, default_cascade_thresholds(local_records)):
-            points["cascade"].append((point.cloud_share_steps or 0.0, point.accuracy or 0.0, {}))
+        by_id = {r.sample_id: r for r in cloud_records}
+        thresholds = default_cascade_thresholds(local_records)
+        for t, point in zip(thresholds, cascade_points(local_records, cloud_records, thresholds)):
+            outcomes = {r.sample_id: (by_id[r.sample_id].score.correct if _rejected(r, t) else r.score.correct)
+                        for r in local_records if r.sample_id in by_id}
+            points["cascade"].append(Point(point.cloud_share_steps or 0.0, point.cloud_share_tokens or 0.0,
+                                           point.accuracy or 0.0, outcomes))
         for method, pts in points.items():
-            summary = curve_metrics([(x, y) for x, y, _ in pts], local_acc, cloud_acc)
+            summary = curve_metrics([(p.steps, p.accuracy) for p in pts], local_acc, cloud_acc)
             entry["apgr"][method] = _round(summary.apgr)
+        entry["curves_tokens"] = {m: [[round(p.tokens, 4), round(p.accuracy, 4)] for p in sorted(pts, key=lambda p: p.tokens)]
+                                  for m, pts in points.items()}
     for method, pts in points.items():
-        entry["curves"][method] = [[round(x, 4), round(y, 4)] for x, y, _ in sorted(pts, key=lambda p: p[0])]
-    for method, pts in points.items():
-        for x, _, outcomes in pts:
-            if not outcomes:
-                continue
+        entry["curves"][method] = [[round(p.steps, 4), round(p.accuracy, 4)] for p in sorted(pts, key=lambda p: p.steps)]
+    for method in runs:
+        for mine in points[method]:
             for other, theirs in points.items():
                 if other == method:
                     continue
-                nearest = min((p for p in theirs if p[2]), key=lambda p: abs(p[0] - x), default=None)
-                if nearest is None:
-                    continue
-                diff = paired_difference(outcomes, nearest[2], method, other)
-                if diff is not None:
-                    entry["paired"][f"{method}@{x:.2f} - {other}@{nearest[0]:.2f}"] = {
-                        "n": diff.n, "difference": round(diff.difference, 4),
-                        "interval": [round(v, 4) for v in diff.interval]}
+                axes = ("steps", "tokens") if other == "cascade" else ("steps",)
+                for axis in axes:
+                    near = min(theirs, key=lambda p: abs(getattr(p, axis) - getattr(mine, axis)))
+                    diff = paired_difference(mine.outcomes, near.outcomes, method, other)
+                    if diff is not None:
+                        key = f"{method}@{mine.steps:.2f} - {other}@{getattr(near, axis):.2f} ({axis})"
+                        entry["paired"][key] = {"n": diff.n, "difference": round(diff.difference, 4),
+                                                "interval": [round(v, 4) for v in diff.interval]}
+
+
+class Point(NamedTuple):
+    steps: float
+    """Cloud share of steps."""
+    tokens: float
+    """Cloud share of tokens."""
+    accuracy: float
+    outcomes: dict
+    """Sample id -> answered right."""
+
+
+def _rejected(record, threshold: float) -> bool:
+    """Whether the cascade sends the question to the cloud (as :func:`cascade_points` decides)."""
+    return record.prediction is None or (record.final_check_p is not None and record.final_check_p > threshold)
 
 
 def _argv() -> list[str]:

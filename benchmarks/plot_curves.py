@@ -29,15 +29,18 @@ def plot(entry: dict, title: str, out: Path) -> Path:
         ax.scatter([0, 1], [local, cloud], color="black", zorder=3)
         ax.annotate("local", (0, local), textcoords="offset points", xytext=(6, -12))
         ax.annotate("cloud", (1, cloud), textcoords="offset points", xytext=(-34, 6))
-    for method, points in sorted(entry.get("curves", {}).items()):
+    markers = "osD^vP"
+    for k, (method, points) in enumerate(sorted(entry.get("curves", {}).items())):
         if not points:
             continue
         xs, ys = zip(*sorted(points))
-        ax.plot(xs, ys, marker="o", label=method)
+        # hollow markers of falling size, so that methods on the same point stay visible
+        ax.plot(xs, ys, marker=markers[k % len(markers)], markersize=10 - k, markerfacecolor="none",
+                markeredgewidth=1.5, label=method)
     ax.set_xlabel("cloud share of steps")
     ax.set_ylabel("accuracy")
     ax.set_xlim(-0.02, 1.02)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -57,7 +60,7 @@ def main() -> None:
     if args.benchmark not in results:
         raise SystemExit(f"{args.results} has no entry for {args.benchmark}")
     entry = results[args.benchmark]
-    title = f"{args.benchmark} {entry.get('slice', '')} (n={entry.get('n')}), local {entry.get('local_model', '')}"
+    title = f"{args.benchmark} {entry.get('slice', '')}, n = {entry.get('n')}\nlocal: {entry.get('local_model', '')}"
     out = plot(entry, title, args.out or args.results.parent / f"curves-{args.benchmark}.png")
     print(f"wrote {out}")
 

@@ -153,16 +153,10 @@ def write_calibrations(folder: Path, records: list, config, combiner, args: argp
     combined_p, position_p = [], []
     for record in records:
         for step in record.trace.steps:
-            proposals = [(p.features, p.p_error) for p in step.replaced if p.author == "local"]
-            if step.author == "local" and not step.switched:
-                proposals.append((step.features, step.p_error))
-            for features, p_error in proposals:
-                if p_error is None:
-                    continue
+            for features, p_error in step.judged_local():
                 forced = p_error >= 1.0
                 combined_p.append(1.0 if forced else combiner.p_error(features))
-                before = step.index - 1
-                position_p.append(1.0 if forced else before / (before + position.scale))
+                position_p.append(1.0 if forced else position.p_at(step.index))
     common = {"local_model": config.local_model, "local_identity": config.local_identity,
               "questions": len(records), "sources": [str(args.fit)]}
     Calibration(introspection="combined", signal_file_sha256=file_sha256(args.combiner_out),

@@ -11,14 +11,13 @@ why the evaluation reports the share achieved beside the target.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from adaswitch.jsonfile import write_atomic
+from adaswitch.jsonfile import load_json, save_json
 
 CALIBRATION_VERSION = 1
 
@@ -61,18 +60,14 @@ class Calibration(BaseModel):
             raise ValueError(f"the calibration is of local model {self.local_model!r}, not {local_model!r}")
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(self.model_dump(), indent=1))
-        return path
+        return save_json(path, self.model_dump())
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
+        data = load_json(path, "calibration file")
         try:
-            return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"calibration file {path} does not exist") from None
-        except (OSError, ValidationError, ValueError) as error:
+            return cls.model_validate(data)
+        except ValidationError as error:
             raise ValueError(f"{path} is not a calibration file: {str(error).splitlines()[0]}") from None
 
 
@@ -94,10 +89,7 @@ def calibration_from_runs(run_dirs: Sequence[str | Path]) -> Calibration:
         files.add(config.probe_sha256)
         for record in records:
             questions += 1
-            for step in record.trace.steps:
-                p_errors += [p.p_error for p in step.replaced if p.author == "local" and p.p_error is not None]
-                if step.author == "local" and not step.switched and step.p_error is not None:
-                    p_errors.append(step.p_error)
+            p_errors += [p for step in record.trace.steps for _, p in step.judged_local()]
     if len(signals) > 1 or len(models) > 1 or len(files) > 1:
         raise ValueError("the runs mix signals, signal files or local models; calibrate on one of each")
     if not p_errors:

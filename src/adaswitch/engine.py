@@ -464,9 +464,9 @@ class Collaboration:
             completion=candidate.completion,
             request=candidate.request,
         )
-        free = step_features(view)
+        view.features = free = step_features(view)
         if forced_error(candidate.parsed, candidate.result, earlier):
-            candidate.judgment = Judgment(p_error=1.0, features=free)
+            candidate.judgment = Judgment(p_error=1.0, features=dict(free))
             return
         if self.introspector is None:
             return

@@ -40,6 +40,25 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
+def save_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as JSON (indent 1) to ``path``, atomically, making its folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(data, indent=1))
+    return path
+
+
+def load_json(path: str | Path, what: str) -> Any:
+    """The JSON in ``path``; a ValueError naming ``what`` (``"probe file"``) when the file is missing,
+    unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{what} {path} cannot be read: {error}") from None
+
+
 def read_json(path: Path) -> Any:
     """The JSON in ``path``; None when it is missing or unreadable (torn by a kill, say)."""
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from adaswitch.backends import EndpointOptions, make_backend
 from adaswitch.backends.base import Backend
@@ -25,6 +25,7 @@ from adaswitch.policies import make_policy
 from adaswitch.trace import Agent, Trace
 
 if TYPE_CHECKING:
+    from adaswitch.calibration import Calibration
     from adaswitch.evaluation.cache import ResponseCache
     from adaswitch.redaction import Redactor
 
@@ -107,6 +108,7 @@ class SolverSettings(BaseModel):
     """Custom patterns to remove from what is sent to the cloud: {label: regular expression}."""
     local_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     cloud_endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    _calibration: "Calibration | None" = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _known_introspection(self) -> "SolverSettings":
@@ -119,11 +121,16 @@ class SolverSettings(BaseModel):
         if self.calibration_path:
             from adaswitch.calibration import Calibration
 
-            calibration = Calibration.load(self.calibration_path)
-            calibration.check_for(self.introspection, calibration.local_model)  # the model is checked once loaded
+            self._calibration = Calibration.load(self.calibration_path)
+            self._calibration.check_for(self.introspection, self._calibration.local_model)  # the model: once loaded
             if self.cloud_budget is not None:
-                self.threshold = calibration.threshold_for(self.cloud_budget)
+                self.threshold = self._calibration.threshold_for(self.cloud_budget)
         return self
+
+    @property
+    def calibration(self) -> "Calibration | None":
+        """The calibration file's content, read once when the settings were made (None without one)."""
+        return self._calibration
 
     def cloud_is_local_stand_in(self) -> bool:
         """True when the 'cloud' model actually runs in this process (an embedded or GGUF model)."""
@@ -152,10 +159,8 @@ class Solver:
         self.local = Model(local_backend, "local", local_retry, cache=cache)
         self.cloud: Model | None = None
         try:
-            if settings.calibration_path:
-                from adaswitch.calibration import Calibration
-
-                Calibration.load(settings.calibration_path).check_for(settings.introspection, self.local.name)  # type: ignore[arg-type]
+            if settings.calibration is not None:
+                settings.calibration.check_for(settings.introspection, self.local.name)
             self.introspector.prepare(self.local)
             if cloud is not None or settings.cloud:
                 cloud_backend = cloud or make_backend(settings.cloud, settings.cloud_endpoint.options(), gate)  # type: ignore[arg-type]

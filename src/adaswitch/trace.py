@@ -105,6 +105,15 @@ class StepRecord(BaseModel):
     faults: list[FaultRecord] = Field(default_factory=list)
     latency_s: float = 0.0
 
+    def judged_local(self) -> list[tuple[dict[str, float], float]]:
+        """(features, probability of error) of every local proposal judged at this position: the
+        replaced ones, then the step itself when it is the local agent's own and was not switched
+        (a switched step's probability belongs to the proposal it replaced)."""
+        out = [(p.features, p.p_error) for p in self.replaced if p.author == "local" and p.p_error is not None]
+        if self.author == "local" and not self.switched and self.p_error is not None:
+            out.append((self.features, self.p_error))
+        return out
+
     def usage(self, agent: Agent) -> Usage:
         total = Usage()
         for call in self.calls:

@@ -29,6 +29,9 @@ class StepView:
     completion: Completion
     request: CompletionRequest | None = None
     """The request that wrote the step (a signal that re-samples the step sends it again)."""
+    features: dict[str, float] = field(default_factory=dict)
+    """The step's free features (:func:`adaswitch.introspection.features.step_features`), computed
+    once by the engine; empty when the view was made elsewhere."""
 
 
 @dataclass

@@ -11,7 +11,6 @@ file does.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import numpy as np
 
 from adaswitch.introspection.base import Introspector, Judgment, StepView
 from adaswitch.introspection.features import step_features
-from adaswitch.jsonfile import write_atomic
+from adaswitch.jsonfile import load_json, save_json
 from adaswitch.logistic import fit_logistic, sigmoid
 from adaswitch.model import Model
 
@@ -59,19 +58,11 @@ class CombinerModel:
                 "fitted_on": self.fitted_on}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(self.to_json(), indent=1))
-        return path
+        return save_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> CombinerModel:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"combiner file {path} does not exist") from None
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"combiner file {path} cannot be read: {error}") from None
+        data = load_json(path, "combiner file")
         if not isinstance(data, dict) or data.get("version") != COMBINER_VERSION:
             raise ValueError(f"{path} is not a combiner file of version {COMBINER_VERSION}")
         try:
@@ -101,7 +92,7 @@ class CombinedIntrospector:
             self.inner.prepare(local)
 
     def judge(self, view: StepView, local: Model) -> Judgment:
-        features = step_features(view)
+        features = dict(view.features or step_features(view))
         judgment = Judgment(p_error=0.0)
         if self.inner is not None:
             judgment = self.inner.judge(view, local)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from adaswitch.backends.base import Completion
+from adaswitch.backends.base import Completion, TokenLogprob
 from adaswitch.introspection.base import Judgment, StepView
 from adaswitch.logistic import fit_logistic, sigmoid
 from adaswitch.model import Model
@@ -37,10 +38,16 @@ class ConfidenceIntrospector:
 
 
 def confidence_features(completion: Completion) -> dict[str, float]:
-    logprobs = [t.logprob for t in completion.logprobs or [] if math.isfinite(t.logprob)]
-    if not logprobs:
+    tokens = [t for t in completion.logprobs or [] if math.isfinite(t.logprob)]
+    if not tokens:
         return {"mean_logprob": -10.0, "min_logprob": -10.0}
-    return {"mean_logprob": sum(logprobs) / len(logprobs), "min_logprob": min(logprobs)}
+    return logprob_summary(tokens)
+
+
+def logprob_summary(tokens: Sequence[TokenLogprob], prefix: str = "") -> dict[str, float]:
+    """``{prefix}mean_logprob`` and ``{prefix}min_logprob`` of some tokens (at least one)."""
+    values = [t.logprob for t in tokens]
+    return {f"{prefix}mean_logprob": sum(values) / len(values), f"{prefix}min_logprob": min(values)}
 
 
 def fit_confidence(features: list[dict[str, float]], wrong: list[bool], *, l2: float = 1.0) -> ConfidenceIntrospector:

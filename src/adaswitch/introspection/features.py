@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from adaswitch.backends.base import Completion, TokenLogprob
 from adaswitch.introspection.base import StepView
+from adaswitch.introspection.confidence import logprob_summary
 
 FIRST_TOKENS = 4
 """How many leading tokens of a step ``first_logprob`` and ``first_entropy`` read."""
@@ -84,10 +85,10 @@ def token_features(completion: Completion, index: int) -> dict[str, float]:
     tokens = [t for t in completion.logprobs or [] if math.isfinite(t.logprob)]
     if not tokens:
         return {}
-    out = _summary("", tokens)
+    out = logprob_summary(tokens)
     action = _action_tokens(tokens, index)
     if action:
-        out.update(_summary("action_", action))
+        out.update(logprob_summary(action, "action_"))
     first = tokens[:FIRST_TOKENS]
     out["first_logprob"] = sum(t.logprob for t in first) / len(first)
     entropies = [e for e in (entropy_of(t) for t in first) if e is not None]
@@ -116,11 +117,6 @@ def numbers_in(text: str) -> list[Fraction]:
         except (ValueError, ZeroDivisionError):
             continue
     return out
-
-
-def _summary(prefix: str, tokens: Sequence[TokenLogprob]) -> dict[str, float]:
-    values = [t.logprob for t in tokens]
-    return {f"{prefix}mean_logprob": sum(values) / len(values), f"{prefix}min_logprob": min(values)}
 
 
 def _action_tokens(tokens: Sequence[TokenLogprob], index: int) -> list[TokenLogprob]:

@@ -32,5 +32,9 @@ class PositionIntrospector:
         pass
 
     def judge(self, view: StepView, local: Model) -> Judgment:
-        steps_before = max(view.index - 1, 0)
-        return Judgment(p_error=steps_before / (steps_before + self.scale), features={"index": float(view.index)})
+        return Judgment(p_error=self.p_at(view.index), features={"index": float(view.index)})
+
+    def p_at(self, index: int) -> float:
+        """The probability this baseline gives step ``index``."""
+        steps_before = max(index - 1, 0)
+        return steps_before / (steps_before + self.scale)

@@ -8,7 +8,6 @@ Probes are fitted by :mod:`adaswitch.learning.probe`; this module only reads and
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from adaswitch.digest import sha256_of_file
 from adaswitch.backends.base import Completion, HiddenStateRequest
 from adaswitch.introspection.base import Judgment, StepView
 from adaswitch.introspection.confidence import confidence_features
-from adaswitch.jsonfile import write_atomic
+from adaswitch.jsonfile import load_json, save_json
 from adaswitch.logistic import sigmoid
 from adaswitch.model import HiddenStateReply, Model
 from adaswitch.prompts import TaskPrompts
@@ -135,19 +134,11 @@ class ProbeModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the probe as one JSON file (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(self.to_json(), indent=1))
-        return path
+        return save_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> ProbeModel:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"probe file {path} does not exist") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"probe file {path} is not JSON ({err.msg})") from None
+        data = load_json(path, "probe file")
         try:
             return cls.from_json(data)
         except (KeyError, TypeError) as err:

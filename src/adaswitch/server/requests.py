@@ -75,11 +75,7 @@ def _refuse_unsupported(chat: ChatRequest) -> None:
 
 
 def choose_model(name: str, solver: SolverSettings, has_cloud: bool) -> ModelChoice:
-    threshold_for_budget = None
-    if solver.calibration_path:
-        from adaswitch.calibration import Calibration
-
-        threshold_for_budget = Calibration.load(solver.calibration_path).threshold_for
+    threshold_for_budget = solver.calibration.threshold_for if solver.calibration is not None else None
     try:
         return parse_model(name, solver.threshold, solver.switch_rate, has_cloud, threshold_for_budget)
     except UnknownModel as error:

@@ -32,8 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from adaswitch.benchmarks import get_benchmark
-from adaswitch.evaluation.metrics import paired_difference, question_outcomes
-from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.grading.metrics import paired_difference, question_outcomes
+from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, run_method, select_samples
 from adaswitch.solver import EndpointSettings, Solver, SolverSettings
 

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from adaswitch.benchmarks import get_benchmark
-from adaswitch.evaluation.metrics import (
+from adaswitch.grading.metrics import (
     auroc,
     cascade_points,
     curve_metrics,
@@ -45,8 +45,8 @@ from adaswitch.evaluation.metrics import (
     question_outcomes,
     summarize_run,
 )
-from adaswitch.evaluation.rundir import load_run
-from adaswitch.evaluation.signals import feature_figures, labelled_rows, rescored_with
+from adaswitch.grading.rundir import load_run
+from adaswitch.grading.signals import feature_figures, labelled_rows, rescored_with
 from adaswitch.introspection import fit_combiner
 
 FEATURES = ("mean_logprob", "min_logprob", "action_mean_logprob", "action_min_logprob", "first_logprob",

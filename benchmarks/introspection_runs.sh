@@ -14,7 +14,7 @@ $RUN --local $L --cloud $C --mode cloud $TEST --out runs/intro/cloud-200
 $RUN --local $L --cloud $C --mode adaswitch --introspection combined --probe runs/intro/combiner.json --calibration runs/intro/calibration/combined.json --cloud-budget 0.2 $TEST --out runs/intro/combined-b0.2
 RATE=$(python - <<'PYEOF'
 from pathlib import Path
-from adaswitch.evaluation.rundir import load_run
+from adaswitch.grading.rundir import load_run
 config, records = load_run(Path("runs/intro/combined-b0.2"))
 steps = [s for r in records for s in r.trace.steps]
 print(round(sum(s.author == "cloud" for s in steps) / max(len(steps), 1), 3))

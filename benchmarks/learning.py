@@ -181,8 +181,8 @@ def _registered(manifest: dict, stage: str) -> str | None:
 
 def summarize(evals: Path, benches: list[str], manifest: dict) -> dict:
     from adaswitch.benchmarks import get_benchmark
-    from adaswitch.evaluation.metrics import curve_metrics, summarize_run
-    from adaswitch.evaluation.rundir import load_run
+    from adaswitch.grading.metrics import curve_metrics, summarize_run
+    from adaswitch.grading.rundir import load_run
 
     out: dict = {}
     for bench in benches:

@@ -26,9 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-from adaswitch.evaluation.metrics import paired_difference, question_outcomes
-from adaswitch.evaluation.records import RECORDS_FILE
-from adaswitch.evaluation.rundir import read_records
+from adaswitch.grading.metrics import paired_difference, question_outcomes
+from adaswitch.grading.records import RECORDS_FILE
+from adaswitch.grading.rundir import read_records
 from adaswitch.jsonfile import write_atomic
 
 SIDES = ("baseline", "parallel")

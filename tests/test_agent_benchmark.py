@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adaswitch.actions import Action
-from adaswitch.evaluation.records import EvalRecord
+from adaswitch.grading.records import EvalRecord
 from adaswitch.scoring import Extraction, Score
 from adaswitch.trace import CallRecord, StepRecord, Trace
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from adaswitch.calibration import Calibration
 from adaswitch.cli import _register, cli
-from adaswitch.evaluation.rundir import load_run
+from adaswitch.grading.rundir import load_run
 from adaswitch.policies import make_policy
 
 # two steps; the verifier doubts the second (p = 0.9) and trusts the first (p = 0.2)

@@ -12,7 +12,7 @@ from adaswitch.benchmarks import get_benchmark
 from adaswitch.cli import _register, cli
 from adaswitch.cot import COT_MODE, NO_ANSWER, CotSettings, answer_kind, cot_messages, solve_cot
 from adaswitch.documents import Document
-from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, RunMismatch, run_method
 from adaswitch.evaluation.sweep import run_sweep
 from adaswitch.model import Model

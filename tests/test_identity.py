@@ -10,8 +10,8 @@ import pytest
 from adaswitch.backends.base import CompletionRequest, Message
 from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.benchmarks import get_benchmark
-from adaswitch.evaluation.cache import ResponseCache
-from adaswitch.evaluation.records import RunConfig
+from adaswitch.response_cache import ResponseCache
+from adaswitch.grading.records import RunConfig
 from adaswitch.evaluation.runner import Method, RunMismatch, run_method
 from adaswitch.identity import backend_identity, fallback_record_path, file_digest, sidecar_path
 from adaswitch.model import Model

@@ -1,5 +1,7 @@
-"""The import graph of adaswitch: no module imports itself through others, and the engine's layers
-(engine, introspection, model, backends) never reach up into the learning stages.
+"""The import graph of adaswitch: no module imports itself through others, the engine's layers
+(engine, introspection, model, backends) never reach up into the learning stages, and nothing
+below the evaluation driver (grading, the learning stages, the solver and the layers under it)
+reaches up into it.
 
 Lazy imports inside functions count: they make a circle all the same, only later."""
 
@@ -9,6 +11,10 @@ import grimp
 import pytest
 
 BELOW_LEARNING = ("adaswitch.engine", "adaswitch.introspection", "adaswitch.model", "adaswitch.backends")
+BELOW_EVALUATION = BELOW_LEARNING + (
+    "adaswitch.grading", "adaswitch.learning", "adaswitch.solver", "adaswitch.response_cache",
+    "adaswitch.calibration",
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +85,15 @@ def test_a_circle_would_be_found():
 def test_the_engine_layers_do_not_import_learning(graph, layer):
     chain = graph.find_shortest_chain(importer=layer, imported="adaswitch.learning", as_packages=True)
     assert chain is None, f"{layer} reaches adaswitch.learning: {' -> '.join(chain or ())}"
+
+
+@pytest.mark.parametrize("layer", BELOW_EVALUATION)
+def test_nothing_below_the_evaluation_driver_imports_it(graph, layer):
+    chain = graph.find_shortest_chain(importer=layer, imported="adaswitch.evaluation", as_packages=True)
+    assert chain is None, f"{layer} reaches adaswitch.evaluation: {' -> '.join(chain or ())}"
+
+
+def test_grading_does_not_drive_a_solver(graph):
+    for upper in ("adaswitch.solver", "adaswitch.learning", "adaswitch.server", "adaswitch.cli"):
+        chain = graph.find_shortest_chain(importer="adaswitch.grading", imported=upper, as_packages=True)
+        assert chain is None, f"adaswitch.grading reaches {upper}: {' -> '.join(chain or ())}"

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from adaswitch.actions import Action
 from adaswitch.benchmarks.base import Sample
-from adaswitch.evaluation.metrics import (
+from adaswitch.grading.metrics import (
     Costing, Price, auroc, auroc_interval, cascade_points, curve_metrics, default_cascade_thresholds, load_prices,
     oracle_point, paired_difference, price_of, question_outcomes, summarize_run,
 )
-from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.scoring import Extraction, Score
 from adaswitch.trace import CallRecord, Proposal, StepRecord, Trace
 from adaswitch.usage import Usage

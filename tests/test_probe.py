@@ -16,7 +16,7 @@ from adaswitch.backends.base import (
 )
 from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.cli import _register, cli
-from adaswitch.evaluation.records import RunConfig
+from adaswitch.grading.records import RunConfig
 from adaswitch.evaluation.runner import Method, RunMismatch, run_method
 from adaswitch.introspection import ProbeIntrospector, make_introspector
 from adaswitch.learning.probe import (

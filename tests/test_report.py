@@ -13,9 +13,9 @@ from adaswitch.benchmarks import get_benchmark
 from adaswitch.benchmarks.base import Sample
 from adaswitch.cli import _register, cli
 from adaswitch.engine import Collaboration, EngineSettings
-from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
+from adaswitch.grading.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 from adaswitch.evaluation.report import build_report, markdown, write_html, write_markdown
-from adaswitch.evaluation.rundir import RunDirError, load_run
+from adaswitch.grading.rundir import RunDirError, load_run
 from adaswitch.introspection import VerifierIntrospector
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy

@@ -8,7 +8,7 @@ from adaswitch.benchmarks.base import Sample
 from adaswitch.benchmarks.gsm8k import parse_solution
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings
-from adaswitch.evaluation.rules import (
+from adaswitch.grading.rules import (
     first_mistake, is_gold_value, label_steps, local_judgments, retrieved_titles,
 )
 from adaswitch.introspection import VerifierIntrospector
@@ -245,7 +245,7 @@ def test_a_replaced_search_is_judged_by_the_paragraphs_it_brings_in_any_trajecto
 
 def test_a_paragraph_step_is_judged_by_the_results_it_writes():
     from adaswitch.benchmarks.base import Sample
-    from adaswitch.evaluation.rules import step_verdicts
+    from adaswitch.grading.rules import step_verdicts
     from adaswitch.trace import StepRecord
 
     sample = Sample(id="q", benchmark="gsm8k", family="math", question="?", answer="9", gold_values=["13", "9"])

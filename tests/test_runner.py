@@ -15,8 +15,8 @@ import pytest
 
 from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.benchmarks import get_benchmark
-from adaswitch.evaluation.cache import ResponseCache
-from adaswitch.evaluation.records import EvalRecord, RunConfig
+from adaswitch.response_cache import ResponseCache
+from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, RunMismatch, completed_ids, run_method, run_methods
 from adaswitch.evaluation.sweep import run_sweep
 from adaswitch.solver import Solver, SolverSettings

@@ -9,7 +9,7 @@ from adaswitch.actions import Action, ParsedStep, ToolResult
 from adaswitch.backends.base import Completion, TokenLogprob
 from adaswitch.backends.fake import FakeBackend, FakeReply, FakeScript
 from adaswitch.engine import Collaboration, EngineSettings
-from adaswitch.evaluation.metrics import auroc
+from adaswitch.grading.metrics import auroc
 from adaswitch.introspection import (
     CombinedIntrospector,
     CombinerModel,
@@ -146,8 +146,8 @@ def test_combiner_files_and_fits_refuse_bad_input(tmp_path):
 
 def test_recorded_features_are_scored_like_the_run_summary():
     from adaswitch.benchmarks.base import Sample
-    from adaswitch.evaluation.metrics import summarize_run
-    from adaswitch.evaluation.signals import feature_figures, feature_score, labelled_rows, rescored_with
+    from adaswitch.grading.metrics import summarize_run
+    from adaswitch.grading.signals import feature_figures, feature_score, labelled_rows, rescored_with
     from tests.test_metrics import CONFIG, PRICES, record, step_computing
     from tests.test_metrics import finish as finish_step
 

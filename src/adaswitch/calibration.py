@@ -73,7 +73,7 @@ class Calibration(BaseModel):
 
 def calibration_from_runs(run_dirs: Sequence[str | Path]) -> Calibration:
     """The calibration of the judged local proposals in ``run_dirs`` (one signal, one local model)."""
-    from adaswitch.evaluation.rundir import load_run
+    from adaswitch.grading.rundir import load_run
 
     p_errors: list[float] = []
     questions = 0

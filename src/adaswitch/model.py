@@ -27,7 +27,7 @@ from adaswitch.identity import backend_identity
 from adaswitch.trace import Agent, CallPurpose, CallRecord, FaultRecord
 
 if TYPE_CHECKING:
-    from adaswitch.evaluation.cache import ResponseCache
+    from adaswitch.response_cache import ResponseCache
     from adaswitch.redaction import Redactor
 
 

@@ -26,7 +26,7 @@ from adaswitch.trace import Agent, Trace
 
 if TYPE_CHECKING:
     from adaswitch.calibration import Calibration
-    from adaswitch.evaluation.cache import ResponseCache
+    from adaswitch.response_cache import ResponseCache
     from adaswitch.redaction import Redactor
 
 DEFAULT_LOCAL = "qwen2.5-coder-0.5b"

@@ -20,7 +20,7 @@ def calibrate(run_dirs: tuple[Path, ...], out: Path) -> None:
     (--mode local --judge-steps), on questions kept apart from those you will report. Prints the
     threshold of a few budgets."""
     from adaswitch.calibration import calibration_from_runs
-    from adaswitch.evaluation.rundir import RunDirError
+    from adaswitch.grading.rundir import RunDirError
 
     try:
         calibration = calibration_from_runs(run_dirs)

@@ -21,7 +21,7 @@ import click
 def report(run_dirs: tuple[Path, ...], out_dir: Path | None, prices: Path | None, share: str) -> None:
     """Summarise RUN_DIR... (grouped by benchmark) into report.md and report.html."""
     from adaswitch.evaluation.report import build_report, markdown, write_html, write_markdown
-    from adaswitch.evaluation.rundir import RunDirError
+    from adaswitch.grading.rundir import RunDirError
 
     try:
         built = build_report(list(run_dirs), prices=prices, share=share)  # type: ignore[arg-type]

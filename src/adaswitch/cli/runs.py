@@ -12,7 +12,7 @@ import click
 from adaswitch.evaluation.runner import Progress
 
 if TYPE_CHECKING:
-    from adaswitch.evaluation.cache import ResponseCache
+    from adaswitch.response_cache import ResponseCache
 
 _CACHE_DEFAULT = "~/.cache/adaswitch/responses.sqlite"
 
@@ -54,7 +54,7 @@ def open_cache(cache_path: str) -> Iterator["ResponseCache | None"]:
     if cache_path.lower() in ("off", "none", ""):
         yield None
         return
-    from adaswitch.evaluation.cache import ResponseCache
+    from adaswitch.response_cache import ResponseCache
 
     cache = ResponseCache(Path(cache_path).expanduser())
     try:

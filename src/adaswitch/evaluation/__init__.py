@@ -1,1 +1,2 @@
-"""Evaluation: run a method over a benchmark slice, score it, measure its cost, and report."""
+"""Evaluation: run methods over a benchmark slice through a solver (:mod:`runner`, :mod:`sweep`)
+and report what :mod:`adaswitch.grading` makes of the records (:mod:`report`)."""

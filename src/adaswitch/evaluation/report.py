@@ -17,13 +17,13 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from adaswitch.benchmarks.base import Sample
-from adaswitch.evaluation.metrics import (
+from adaswitch.grading.metrics import (
     Costing, CurveSummary, PairedDifference, Price, RunSummary, ShareAxis, cascade_points, curve_metrics,
     default_cascade_thresholds, load_prices, oracle_point, paired_difference, run_labels, summarize_run,
 )
-from adaswitch.evaluation.records import EvalRecord, RunConfig
-from adaswitch.evaluation.rules import StepLabel
-from adaswitch.evaluation.rundir import load_run
+from adaswitch.grading.records import EvalRecord, RunConfig
+from adaswitch.grading.rules import StepLabel
+from adaswitch.grading.rundir import load_run
 from adaswitch.evaluation.svg import Series, line_chart
 from adaswitch.trace import StepRecord
 

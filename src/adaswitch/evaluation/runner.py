@@ -21,7 +21,7 @@ from pathlib import Path
 
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
-from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
+from adaswitch.grading.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 from adaswitch.introspection.base import share_of_first
 from adaswitch.introspection.factory import FITTED_SIGNALS
 from adaswitch.jsonfile import write_atomic

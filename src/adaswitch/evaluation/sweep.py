@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adaswitch.benchmarks import Benchmark, Sample
-from adaswitch.evaluation.records import RECORDS_FILE
-from adaswitch.evaluation.rundir import read_records
+from adaswitch.grading.records import RECORDS_FILE
+from adaswitch.grading.rundir import read_records
 from adaswitch.evaluation.runner import Method, ProgressFactory, RunOutcome, run_methods
 from adaswitch.solver import Solver
 

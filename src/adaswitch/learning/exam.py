@@ -1,7 +1,7 @@
 """Collaborative examination: the local agent sits an exam; the cloud agent corrects its first mistake.
 
 For each training question the local agent writes a trajectory; the step-error rules
-(:mod:`adaswitch.evaluation.rules`) find its first mistake after the steps already accepted; the
+(:mod:`adaswitch.grading.rules`) find its first mistake after the steps already accepted; the
 cloud agent rewrites that step from the same prefix (with the gold hint of self-practice); the local
 agent carries on from the corrected step; and so on until the trajectory is right, finishes, or the
 correction budget is spent. The output is the revised trajectory (each correction keeps the local
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adaswitch.benchmarks import Benchmark, Sample, get_benchmark
-from adaswitch.evaluation.rules import step_verdicts
+from adaswitch.grading.rules import step_verdicts
 from adaswitch.learning.journal import Journal
 from adaswitch.learning.practice import hint_for
 from adaswitch.learning.records import LabelledStep, SFTRecord, reflection_records

@@ -14,7 +14,7 @@ import numpy as np
 
 from adaswitch.backends.base import CompletionRequest
 from adaswitch.engine import read_step
-from adaswitch.evaluation.metrics import auroc
+from adaswitch.grading.metrics import auroc
 from adaswitch.introspection.probe import (
     FEATURE_KINDS,
     ModelIdentity,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from adaswitch.evaluation.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
+from adaswitch.grading.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adaswitch.benchmarks.base import Sample
-from adaswitch.evaluation.metrics import introspection_figures, run_labels
-from adaswitch.evaluation.records import EvalRecord
-from adaswitch.evaluation.rules import FORCED_RULES, StepLabel
+from adaswitch.grading.metrics import introspection_figures, run_labels
+from adaswitch.grading.records import EvalRecord
+from adaswitch.grading.rules import FORCED_RULES, StepLabel
 
 LOWER_IS_WORSE = frozenset({"mean_logprob", "min_logprob", "action_mean_logprob", "action_min_logprob",
                             "first_logprob", "agreement", "p_yes"})

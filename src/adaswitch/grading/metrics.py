@@ -3,7 +3,7 @@
 Quality (accuracy and its standard error, QA F1, extraction rate); cost per agent (calls, tokens,
 time, FLOPs = 2 x parameters x processed tokens, money from a price table) and the cloud's share of
 it; switching; introspection quality (AUROC of the local agent's probability of error against the
-rule labels of :mod:`adaswitch.evaluation.rules`). Then cost-quality curves (APGR, the cloud share
+rule labels of :mod:`adaswitch.grading.rules`). Then cost-quality curves (APGR, the cloud share
 needed for 50% and 80% of the local-to-cloud gap), the query-level baselines computed offline
 from a local-only and a cloud-only run (the cascade and the oracle), and paired differences in
 accuracy between two runs on the same questions.
@@ -23,8 +23,8 @@ import numpy as np
 from pydantic import BaseModel, Field, computed_field
 
 from adaswitch.benchmarks.base import Sample
-from adaswitch.evaluation.records import EvalRecord, RunConfig
-from adaswitch.evaluation.rules import (
+from adaswitch.grading.records import EvalRecord, RunConfig
+from adaswitch.grading.rules import (
     Judgment,
     StepLabel,
     is_placeholder,
@@ -151,7 +151,7 @@ class RunSummary(BaseModel):
     auroc_wrong: int = 0
     auroc_forced: int = 0
     """Labelled proposals whose p = 1 the engine forced (unreadable action, failing tool, repeated call;
-    see :attr:`adaswitch.evaluation.rules.Judgment.forced`): all wrong, and no credit to any signal."""
+    see :attr:`adaswitch.grading.rules.Judgment.forced`): all wrong, and no credit to any signal."""
     auroc_signal: float | None = None
     """AUROC over the steps whose probability came from the signal itself: the forced steps are left
     out, since the rules label those wrong too and they would flatter any signal."""
@@ -216,7 +216,7 @@ def summarize_run(
 
 
 def run_labels(record: EvalRecord, samples: Mapping[str, Sample] | None = None) -> list[StepLabel]:
-    """The rule labels of one record's steps (see :func:`adaswitch.evaluation.rules.label_steps`)."""
+    """The rule labels of one record's steps (see :func:`adaswitch.grading.rules.label_steps`)."""
     return label_steps(record.trace, sample_for(record, samples), record.score.correct)
 
 

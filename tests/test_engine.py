@@ -469,31 +469,35 @@ def test_a_thought_that_uses_up_the_step_budget_still_gets_its_action():
 
 def test_a_repairing_takeover_rewrites_the_wrong_first_step():
     # the local agent multiplies where it should add, then finishes with its own (wrong) value; the
-    # local verifier doubts only the finish; the cloud, reviewing step 1 first, says it is wrong
-    local = local_backend(rules=[
+    # local verifier doubts only the finish; the cloud's own version of step 1 computes another value
+    local_rules = [
         step(1, " Multiply.\nAction 1: calculate[3 * 4]"),
         FakeReply(match=r"Observation 1: 12\nThought 2:$", text=" Done.\nAction 2: finish[12]"),
         FakeReply(match=r"Observation 1: 7\nThought 2:$", text=" Done.\nAction 2: finish[7]"),
-    ], probe_rules=[judge(2, 0.9)], probe_default={"Yes": 0.9, "No": 0.1})
+    ]
     cloud_rules = [step(1, " Add them.\nAction 1: calculate[3 + 4]"),
                    FakeReply(match=r"Observation 1: 12\nThought 2:$", text=" So 12.\nAction 2: finish[12]"),
                    FakeReply(match=r"Observation 1: 7\nThought 2:$", text=" So 7.\nAction 2: finish[7]")]
-    paper = engine(local_backend(rules=local.script.rules, probe_rules=[judge(2, 0.9)],
-                                 probe_default={"Yes": 0.9, "No": 0.1}),
-                   cloud_backend(rules=cloud_rules, probe_rules=[judge(1, 0.9)]), "adaswitch").solve(QUESTION)
+    doubts_the_finish = {"probe_rules": [judge(2, 0.9)], "probe_default": {"Yes": 0.9, "No": 0.1}}
+    paper = engine(local_backend(rules=local_rules, **doubts_the_finish), cloud_backend(rules=cloud_rules),
+                   "adaswitch").solve(QUESTION)
     assert paper.answer == "12" and [s.author for s in paper.steps] == ["local", "cloud"]  # carries the error on
 
-    cloud = cloud_backend(rules=cloud_rules, probe_rules=[judge(1, 0.9)])
-    collab = engine(local, cloud, "adaswitch")
+    cloud = cloud_backend(rules=cloud_rules)
+    collab = engine(local_backend(rules=local_rules, **doubts_the_finish), cloud, "adaswitch")
     collab.policy = make_policy("adaswitch", threshold=0.5, repair_back=2)
     trace = collab.solve(QUESTION)
     assert trace.answer == "7"
     first, second = trace.steps
     assert first.author == "cloud" and first.index == 1 and first.action.argument == "3 + 4"
+    assert first.observation == "7" and first.switched
     assert [p.action.argument for p in first.revised] == ["3 * 4"]  # the local step the cloud rewrote
     assert first.replaced[0].action.argument == "12"  # the flagged finish that set off the review
-    assert [c.purpose for c in first.calls if c.agent == "cloud"] == ["review", "step"]
+    # the cloud's version of step 1 is the repair itself: one cloud call, no second one for the step
+    assert [c.purpose for c in first.calls if c.agent == "cloud"] == ["review"]
     assert sum(c.purpose == "step" and c.agent == "local" for c in first.calls) == 2  # the old step 1 is paid for
+    # the review saw only the question: the cloud's version of step 1 was written from no steps at all
+    assert cloud.requests[0].messages[-1].content.rstrip().endswith("Thought 1:")
     # the local verifier doubts every step 2, so the cloud writes it too; step 1 is its own now, not reviewed
     assert second.author == "cloud" and second.action.argument == "7" and not second.revised
     assert [c.purpose for c in second.calls if c.agent == "cloud"] == ["step"]
@@ -501,12 +505,27 @@ def test_a_repairing_takeover_rewrites_the_wrong_first_step():
 
 
 def test_a_review_that_finds_nothing_wrong_is_the_papers_takeover():
+    # the cloud's version of step 1 is written another way (4 + 3) but computes the same value
     local = local_backend(probe_rules=[judge(2, 0.9)], probe_default={"Yes": 0.9, "No": 0.1})
-    cloud = cloud_backend(probe_default={"Yes": 0.8, "No": 0.2})
+    cloud = cloud_backend()
     collab = engine(local, cloud, "adaswitch")
     collab.policy = make_policy("adaswitch", threshold=0.5, repair_back=3)
     trace = collab.solve(QUESTION)
     assert [s.author for s in trace.steps] == ["local", "cloud"] and not trace.steps[1].revised
+    assert trace.steps[0].action.argument == "3 + 4"
     assert [c.purpose for c in trace.steps[1].calls if c.agent == "cloud"] == ["review", "step"]
     with pytest.raises(ValueError, match="0 or more steps back"):
         make_policy("adaswitch", repair_back=-1)
+
+
+def test_a_review_version_that_cannot_be_compared_judges_nothing():
+    # the cloud's version of step 1 fails in the calculator: no evidence against the local step
+    local = local_backend(probe_rules=[judge(2, 0.9)], probe_default={"Yes": 0.9, "No": 0.1})
+    cloud = cloud_backend(rules=[step(1, " Hmm.\nAction 1: calculate[3 / 0]"),
+                                 step(2, " The total is 7.\nAction 2: finish[7]")])
+    collab = engine(local, cloud, "adaswitch")
+    collab.policy = make_policy("adaswitch", threshold=0.5, repair_back=1)
+    trace = collab.solve(QUESTION)
+    assert [s.author for s in trace.steps] == ["local", "cloud"] and trace.answer == "7"
+    assert not trace.steps[1].revised and trace.steps[0].action.argument == "3 + 4"
+    assert [c.purpose for c in trace.steps[1].calls if c.agent == "cloud"] == ["review", "step"]

@@ -22,6 +22,7 @@ from adaswitch.backends.base import Completion, CompletionRequest, Message, Prob
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, action_grammar, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error, share_of_first
+from adaswitch.introspection.consistency import outcome_of
 from adaswitch.introspection.features import step_features
 from adaswitch.model import HiddenStateReply, Model, ModelFailure, ProbeReply, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
@@ -253,22 +254,21 @@ class Collaboration:
             return _record(index, proposal, calls, faults, wasted=wasted)
         if decision == "retry":
             return self._reflect(run, index, proposal, calls, faults)
-        at, revised = index, []
+        at, revised, rewritten = index, [], None
         if self.policy.repair_back and run.repairs < MAX_REPAIRS:
-            at = self._review(run, index, calls, faults)
+            at, rewritten = self._review(run, index, calls, faults)
             if at < index:
                 run.repairs += 1
                 revised = run.steps[at - 1:]
-                run = replace(run, steps=run.steps[:at - 1],
-                              trajectory=render_trajectory(run.steps[:at - 1], run.prompts.separator))
                 calls = [call for step in revised for call in step.calls] + calls
-        try:
-            replacement, cloud_calls, cloud_faults, cloud_wasted = self._write_unwasted(self.cloud, run, at)  # type: ignore[arg-type]
-        except ModelFailure as failure:
-            if revised:
-                raise QuestionFailed(f"cloud agent failed while repairing step {at}: {failure}",
-                                     _mark(faults + failure.faults, "failed_question"))
-            return self._cloud_failed(index, proposal, calls, faults + failure.faults)
+        if rewritten is not None:
+            # the cloud's own version of the earlier step is the repair: no second call for it
+            replacement, cloud_calls, cloud_faults, cloud_wasted = rewritten, [], [], []
+        else:
+            try:
+                replacement, cloud_calls, cloud_faults, cloud_wasted = self._write_unwasted(self.cloud, run, at)  # type: ignore[arg-type]
+            except ModelFailure as failure:
+                return self._cloud_failed(index, proposal, calls, faults + failure.faults)
         record = _record(at, replacement, calls + cloud_calls, faults + cloud_faults, p_error=proposal.p_error,
                          wasted=wasted + cloud_wasted)
         record.switched = True
@@ -276,27 +276,38 @@ class Collaboration:
         record.revised = [_as_proposal(step) for step in revised]
         return record
 
-    def _review(self, run: _Run, index: int, calls: list[CallRecord], faults: list[FaultRecord]) -> int:
-        """The step the cloud rewrites from: the earliest of the ``repair_back`` local steps before
-        ``index`` (never a prefix step) that the cloud judges wrong (P(No) > 1/2 when asked whether
-        the step is correct), else ``index``. The review calls go into ``calls``; a cloud that cannot
-        answer leaves the path as it is (its faults are kept)."""
+    def _review(
+        self, run: _Run, index: int, calls: list[CallRecord], faults: list[FaultRecord]
+    ) -> tuple[int, Candidate | None]:
+        """Where the cloud's takeover starts, and its rewritten step when that is earlier than ``index``.
+
+        The cloud writes its own version of each of the ``repair_back`` local steps before ``index``
+        (never a prefix step; earliest first) from the steps before it; the first whose version does
+        something else (another calculated value, another answer, another query:
+        :func:`~adaswitch.introspection.consistency.outcome_of`) is judged wrong, and the cloud's
+        version replaces it. A version that cannot be compared (no action, a failing tool, a repeated
+        call) judges nothing. The versions are ``review`` calls, paid for like any other; a cloud
+        that cannot answer leaves the path as it is (its faults are kept)."""
+        family = run.prompts.family
         for k in range(max(run.fixed + 1, index - self.policy.repair_back), index):
             step = run.steps[k - 1]
-            if step.author != "local":
+            if step.author != "local" or step.action is None:
                 continue
-            trajectory = render_trajectory(run.steps[:k], run.prompts.separator)
-            request = ProbeRequest(messages=run.prompts.verifier_messages(run.question, trajectory, k),
-                                   candidates=["Yes", "No"])
+            before = replace(run, steps=run.steps[:k - 1],
+                             trajectory=render_trajectory(run.steps[:k - 1], run.prompts.separator))
             try:
-                reply = self.cloud.probe(request)  # type: ignore[union-attr]
+                version = self._write(self.cloud, before, k, purpose="review")  # type: ignore[arg-type]
             except ModelFailure as failure:
                 faults.extend(_mark(failure.faults, "no_repair"))
-                return index
-            calls.append(_probe_call(reply, "cloud", "review"))
-            if share_of_first(reply.result.probs, "No", "Yes") > 0.5:
-                return k
-        return index
+                return index, None
+            calls.extend(version.calls)
+            faults.extend(version.faults)
+            theirs = outcome_of(version.parsed.action, family)
+            if theirs is None or wasted_step(version.parsed, version.result, before.steps):
+                continue
+            if theirs != outcome_of(step.action, family):
+                return k, version
+        return index, None
 
     def _cloud_only_step(self, run: _Run, index: int) -> StepRecord:
         try:
@@ -371,7 +382,7 @@ class Collaboration:
         index: int,
         temperature: float = 0.0,
         seed: int | None = None,
-        purpose: Literal["step", "retry", "resample"] = "step",
+        purpose: Literal["step", "retry", "resample", "review"] = "step",
         finish_only: bool = False,
     ) -> Candidate:
         want_logprobs = model.role == "local" and bool(self.introspector and self.introspector.needs_logprobs)

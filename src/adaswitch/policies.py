@@ -26,9 +26,9 @@ class Policy:
     max_cloud_steps: int | None = None
     """A hard cap: once the cloud has written this many steps of a question, flagged steps stay local."""
     repair_back: int = 0
-    """Mode ``adaswitch``: when the cloud takes over a step, it first reviews up to this many local
-    steps before it and rewrites the trajectory from the earliest one it judges wrong (0: the
-    paper's takeover of the flagged step alone)."""
+    """Mode ``adaswitch``: when the cloud takes over a step, it first writes its own version of up
+    to this many local steps before it and rewrites the trajectory from the earliest one whose
+    version does something else (0: the paper's takeover of the flagged step alone)."""
 
     @property
     def cloud_writes_everything(self) -> bool:

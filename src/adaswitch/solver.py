@@ -81,8 +81,9 @@ class SolverSettings(BaseModel):
     on it (``local``, ``random``): the trace then records each step's probability and features, for
     calibration (``adaswitch calibrate``) and for scoring signals offline."""
     repair_back: int = Field(default=0, ge=0)
-    """Mode ``adaswitch``: a cloud that takes over a step first reviews up to this many local steps
-    before it and rewrites from the earliest it judges wrong (0: it writes the flagged step alone)."""
+    """Mode ``adaswitch``: a cloud that takes over a step first writes its own version of up to this
+    many local steps before it, and rewrites from the earliest whose version does something else
+    (another value, answer or query; 0: it writes the flagged step alone)."""
     switch_rate: float = 0.2
     max_retries: int = 2
     step_format: Literal["react", "paragraphs"] = "react"

@@ -43,8 +43,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                       "(local, random): the records then serve adaswitch calibrate and offline signal scoring."),
     click.option("--repair-back", type=click.IntRange(0, 10), default=0, show_default=True,
                  envvar="ADASWITCH_REPAIR_BACK",
-                 help="A cloud that takes over a step first reviews up to N local steps before it and rewrites "
-                      "from the earliest it judges wrong (0: the paper's takeover of the flagged step alone)."),
+                 help="A cloud that takes over a step first writes its own version of up to N local steps before "
+                      "it and rewrites from the earliest whose version does something else (0: the paper's "
+                      "takeover of the flagged step alone)."),
     click.option("--switch-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
                  envvar="ADASWITCH_SWITCH_RATE", help="Switch probability of the random baseline."),
     click.option("--max-retries", type=click.IntRange(1, 10), default=2, show_default=True,

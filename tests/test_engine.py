@@ -529,3 +529,40 @@ def test_a_review_version_that_cannot_be_compared_judges_nothing():
     assert [s.author for s in trace.steps] == ["local", "cloud"] and trace.answer == "7"
     assert not trace.steps[1].revised and trace.steps[0].action.argument == "3 + 4"
     assert [c.purpose for c in trace.steps[1].calls if c.agent == "cloud"] == ["review", "step"]
+
+
+def test_max_tokens_bounds_what_the_agents_write_in_all():
+    local = local_backend()
+    unbounded = engine(local, None, "local").solve(QUESTION)
+    written = sum(c.completion_tokens for s in unbounded.steps for c in s.calls)
+    assert unbounded.status == "finished" and written > 6
+    # a budget smaller than the first step: that step is cut, and the trace ends for want of tokens
+    bounded = engine(local_backend(), None, "local").solve(QUESTION, max_tokens=3)
+    assert bounded.status == "max_tokens" and len(bounded.steps) == 1
+    assert sum(c.completion_tokens for s in bounded.steps for c in s.calls) == 3
+    # each step asks for at most what is left
+    requests = []
+    spy = local_backend()
+    spy_complete = spy.complete
+    spy.complete = lambda request: requests.append(request.max_tokens) or spy_complete(request)
+    first = sum(c.completion_tokens for c in unbounded.steps[0].calls)
+    engine(spy, None, "local").solve(QUESTION, max_tokens=first + 2)
+    assert requests == [first + 2, 2]
+    with pytest.raises(ValueError, match="at least 1"):
+        engine(local_backend(), None, "local").solve(QUESTION, max_tokens=0)
+
+
+def test_a_per_question_seed_replaces_the_settings_seed():
+    seen = []
+    local = local_backend()
+    complete = local.complete
+    local.complete = lambda request: seen.append(request.seed) or complete(request)
+    engine(local, None, "local").solve(QUESTION, seed=1234)
+    assert seen and set(seen) == {1234}
+    # random switching draws from the question's seed: the same seed switches the same steps
+    draws = {engine(local_backend(), cloud_backend(), "random", switch_rate=0.5).solve(QUESTION, seed=s).steps[0].author
+             for s in range(12)}
+    assert draws == {"local", "cloud"}
+    again = [engine(local_backend(), cloud_backend(), "random", switch_rate=0.5).solve(QUESTION, seed=7).steps[0].author
+             for _ in range(3)]
+    assert len(set(again)) == 1

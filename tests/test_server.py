@@ -302,6 +302,21 @@ def test_standard_parameters_are_validated_and_what_cannot_be_done_is_refused(se
         client(server).chat.completions.create(model="adaswitch", messages=USER, n=3)
 
 
+def test_max_tokens_bounds_what_the_agents_write_and_seed_seeds_the_question(server: ServerThread):
+    full = client(server).chat.completions.create(model="adaswitch-local", messages=USER)
+    assert full.choices[0].finish_reason == "stop" and full.usage.completion_tokens > 4
+    for field in ("max_tokens", "max_completion_tokens"):
+        cut = client(server).chat.completions.create(model="adaswitch-local", messages=USER, **{field: 4})
+        assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == 4
+        assert trace_of(cut)["status"] == "max_tokens"
+        assert "max_tokens ran out" in cut.model_extra["adaswitch"]["explanation"]
+    # random switching follows the request's seed: the same seed, the same authors
+    authors = {seed: [[s["author"] for s in trace_of(client(server).chat.completions.create(
+        model="adaswitch-random@0.5", messages=USER, seed=seed))["steps"]] for _ in range(2)] for seed in range(8)}
+    assert all(a == b for a, b in authors.values())
+    assert len({tuple(a) for a, _ in authors.values()}) > 1
+
+
 def test_stop_sequences_cut_the_answer(server: ServerThread):
     response = client(server).chat.completions.create(model="adaswitch", messages=USER, stop=["7"])
     assert response.choices[0].message.content == "" and trace_of(response)["answer"] == "7"

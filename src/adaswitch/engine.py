@@ -116,6 +116,21 @@ class _Run:
     """Steps given as a prefix: committed by the caller, never revised."""
     repairs: int = 0
     """Repairing takeovers so far (at most :data:`MAX_REPAIRS` per question)."""
+    seed: int = 0
+    """The seed of this question's sampling (re-samples, random switching)."""
+    budget: "TokenBudget | None" = None
+    """What the agents may still write in all; None: no bound. Shared by the copies of the run a
+    review makes, so every written token is counted once."""
+
+
+@dataclass
+class TokenBudget:
+    """Completion tokens the agents may still write for one question."""
+
+    left: int
+
+    def spend(self, calls: list[CallRecord]) -> None:
+        self.left -= sum(call.completion_tokens for call in calls)
 
 
 class QuestionFailed(Exception):
@@ -160,6 +175,8 @@ class Collaboration:
         max_new_steps: int | None = None,
         cloud_hint: str | None = None,
         answer_type: str | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
     ) -> Trace:
         """Solve ``question``; the trace records every step, call and fault.
 
@@ -168,8 +185,13 @@ class Collaboration:
         then reads ``max_steps`` unless it finished); ``cloud_hint`` is added after the question in
         the cloud agent's prompts only (annotation with the gold answer during self-practice);
         ``answer_type`` is what a ``finish`` may hold (:data:`adaswitch.grammar.AnswerType`; by
-        default the family's: a number for math, a phrase for QA).
+        default the family's: a number for math, a phrase for QA); ``seed`` replaces the settings'
+        seed for this question; ``max_tokens`` bounds the completion tokens the agents write in all
+        (steps, re-samples, reviews; not the judgments): each step may write at most what is left,
+        and once nothing is left the trace ends with status ``max_tokens``.
         """
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
         started = time.perf_counter()
         trace = Trace(
             id=question_id or hashlib.sha1(question.encode("utf-8")).hexdigest()[:12],
@@ -186,7 +208,12 @@ class Collaboration:
         toolbox = qa_toolbox_or_error(knowledge) if family == "qa" else math_toolbox()
         kind = answer_type_for(family, answer_type)
         prompts = task_prompts(self.settings.step_format, family, kind, knowledge)
-        run = _Run(question, prompts, toolbox, random.Random(f"{self.settings.seed}:{trace.id}"))
+        # a seed given with the question draws the same for the same question whatever its id (a
+        # server request's id is unique); otherwise the draws follow the question's id, as always
+        draws = f"{seed}:{hashlib.sha1(question.encode('utf-8')).hexdigest()}" if seed is not None else None
+        seed = self.settings.seed if seed is None else seed
+        run = _Run(question, prompts, toolbox, random.Random(draws or f"{seed}:{trace.id}"), seed=seed,
+                   budget=TokenBudget(max_tokens) if max_tokens is not None else None)
         run.hint = cloud_hint
         run.answer_type = kind
         for step in prefix or []:
@@ -226,7 +253,9 @@ class Collaboration:
                 trace.answer, trace.answer_method = final_answer(step.action.argument, trace.family)
                 trace.answer_source = "finish"
                 return
-        trace.status = "max_steps"
+            if run.budget is not None and run.budget.left <= 0:
+                break
+        trace.status = "max_tokens" if run.budget is not None and run.budget.left <= 0 else "max_steps"
         # read the last step's thought, not its text: "Thought 3:" must not give the answer 3
         last = run.steps[-1].thought if run.steps else ""
         answer, method = extract_answer_from_text(last, trace.family)
@@ -334,7 +363,7 @@ class Collaboration:
             if attempt == 0:
                 candidate = self._write(model, run, index)
             else:
-                seed = self.settings.seed * 100_003 + index * 101 + 50 + attempt
+                seed = run.seed * 100_003 + index * 101 + 50 + attempt
                 candidate = self._write(model, run, index, self.settings.retry_temperature, seed, purpose="resample")
             tried.append(candidate)
             if not wasted_step(candidate.parsed, candidate.result, run.steps):
@@ -361,7 +390,7 @@ class Collaboration:
     ) -> StepRecord:
         tried = [first]
         for attempt in range(1, self.policy.max_retries + 1):
-            seed = self.settings.seed * 100_003 + index * 101 + attempt
+            seed = run.seed * 100_003 + index * 101 + attempt
             retry = self._write(self.local, run, index, self.settings.retry_temperature, seed, purpose="retry")
             calls.extend(retry.calls)
             faults += retry.faults
@@ -395,22 +424,26 @@ class Collaboration:
         request = CompletionRequest(
             messages=prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
-            max_tokens=self.settings.max_step_tokens,
+            max_tokens=self.settings.max_step_tokens if run.budget is None
+            else max(1, min(self.settings.max_step_tokens, run.budget.left)),
             temperature=temperature,
             stop=run.prompts.stops(index),
             logprobs=want_logprobs,
             top_logprobs=FIRST_TOKEN_ALTERNATIVES if want_logprobs else 0,
-            seed=seed if seed is not None else self.settings.seed,
+            seed=seed if seed is not None else run.seed,
             grammar=grammar,
         )
         reply = self._complete(model, request)
         completion = reply.completion
         calls = [call_record(reply, model.role, purpose, constrained=constrained)]
         faults = list(reply.faults)
-        if constrained and completion.finish_reason == "length" and f"Action {index}:" not in completion.text:
+        if (constrained and completion.finish_reason == "length" and f"Action {index}:" not in completion.text
+                and (run.budget is None or run.budget.left > completion.completion_tokens)):
             completion, action_reply = self._complete_action(model, run, request, completion, index)
             calls.append(call_record(action_reply, model.role, "action", constrained=True))
             faults += action_reply.faults
+        if run.budget is not None:
+            run.budget.spend(calls)
         if run.prompts.step_format == "paragraphs":
             raw, parsed, text = read_paragraph_step(completion.text, run.trajectory, run.prompts.family)
         else:
@@ -445,7 +478,9 @@ class Collaboration:
         messages = [*request.messages[:-1],
                     Message(role="assistant", content=request.messages[-1].content + thought + bridge)]
         follow = request.model_copy(update={
-            "messages": messages, "max_tokens": ACTION_TOKENS,
+            "messages": messages,
+            "max_tokens": ACTION_TOKENS if run.budget is None
+            else max(1, min(ACTION_TOKENS, run.budget.left - first.completion_tokens)),
             "grammar": action_grammar(run.prompts.family, run.answer_type),
         })
         reply = self._complete(model, follow)

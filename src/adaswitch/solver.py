@@ -230,17 +230,22 @@ class Solver:
         switch_rate: float | None = None,
         on_step: StepCallback | None = None,
         answer_type: str | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
     ) -> Trace:
         """Solve one question; ``answer_type`` is what its ``finish`` holds (see
-        :mod:`adaswitch.grammar`; by default the family's)."""
+        :mod:`adaswitch.grammar`; by default the family's); ``seed`` replaces the settings' seed for
+        this question; ``max_tokens`` bounds the completion tokens the agents write in all (the trace
+        then ends with status ``max_tokens``; the chain-of-thought mode caps its one completion)."""
         if (mode or self.settings.mode) == COT_MODE:
-            trace = self.solve_cot(question, family, knowledge, question_id)
+            trace = self.solve_cot(question, family, knowledge, question_id, seed=seed, max_tokens=max_tokens)
             if on_step:
                 for step in trace.steps:
                     on_step(step)
             return trace
         collaboration = self.collaboration(mode, threshold, switch_rate)
-        return collaboration.solve(question, family, knowledge, question_id, on_step, answer_type=answer_type)
+        return collaboration.solve(question, family, knowledge, question_id, on_step, answer_type=answer_type,
+                                   seed=seed, max_tokens=max_tokens)
 
     def solve_cot(
         self,
@@ -250,6 +255,8 @@ class Solver:
         question_id: str = "",
         model: Agent | None = None,
         benchmark: str | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
     ) -> Trace:
         """The chain-of-thought baseline on ``model`` (default: ``settings.cot_model``), its answer
         formatted for ``benchmark`` when given (a LaTeX expression for MATH-500, yes/no for StrategyQA)."""
@@ -258,7 +265,8 @@ class Solver:
         if chosen is None:
             raise ValueError("the chain-of-thought baseline on the cloud model needs a cloud model")
         settings = CotSettings(
-            max_tokens=self.settings.cot_max_tokens, seed=self.settings.seed, answer_kind=answer_kind(family, benchmark)
+            max_tokens=min(self.settings.cot_max_tokens, max_tokens or self.settings.cot_max_tokens),
+            seed=self.settings.seed if seed is None else seed, answer_kind=answer_kind(family, benchmark),
         )
         return solve_cot(chosen, question, family, knowledge, question_id=question_id, settings=settings,
                          local_model=self.local.name)

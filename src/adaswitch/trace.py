@@ -123,7 +123,7 @@ class StepRecord(BaseModel):
 
 
 AnswerSource = Literal["finish", "fallback", "none"]
-TraceStatus = Literal["finished", "max_steps", "error"]
+TraceStatus = Literal["finished", "max_steps", "max_tokens", "error"]
 
 
 class Trace(BaseModel):

@@ -39,8 +39,8 @@ def content(trace: Trace, meta: Meta) -> str:
 
 
 def finish_reason(trace: Trace) -> Literal["stop", "length"]:
-    """``length`` when the trajectory ran out of steps, else ``stop``."""
-    return "length" if trace.status == "max_steps" else "stop"
+    """``length`` when the trajectory ran out of steps or of the request's ``max_tokens``, else ``stop``."""
+    return "length" if trace.status in ("max_steps", "max_tokens") else "stop"
 
 
 def usage(trace: Trace) -> ChatUsage:
@@ -74,6 +74,8 @@ def explanation(trace: Trace) -> str | None:
         return f"the question failed: {trace.error}"
     if trace.status == "max_steps":
         return f"no answer within {len(trace.steps)} steps, and none could be read from the last step"
+    if trace.status == "max_tokens":
+        return "the request's max_tokens ran out before the agents reached an answer"
     return "the trajectory finished with an empty answer"
 
 

@@ -29,6 +29,10 @@ class Job:
     """Threshold (adaswitch, self-reflection) or switch rate (random); None for local and cloud."""
     request_id: str = ""
     """The response's id (``chatcmpl-...``), which becomes the trace's id: unique per request."""
+    seed: int | None = None
+    """The request's ``seed``: the question's sampling seed (re-samples, random switching)."""
+    max_tokens: int | None = None
+    """The request's ``max_completion_tokens`` or ``max_tokens``: what the agents may write in all."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -109,7 +113,9 @@ def job_from_chat(chat: ChatRequest, choice: ModelChoice) -> Job:
     value = choice.value
     if options is not None and options.threshold is not None and choice.parameter is not None:
         value = options.threshold
-    return Job(question, family, documents if family == "qa" else None, choice.mode, value)
+    max_tokens = chat.max_completion_tokens if chat.max_completion_tokens is not None else chat.max_tokens
+    return Job(question, family, documents if family == "qa" else None, choice.mode, value,
+               seed=chat.seed, max_tokens=max_tokens)
 
 
 def _documents(messages: list[ChatMessage]) -> list[Document]:

@@ -1,9 +1,11 @@
 """Request and response bodies of the OpenAI-compatible API, with the ``adaswitch`` extensions.
 
 Standard fields are validated as the OpenAI API validates them (a bad value is a 400): ``stop`` cuts
-the answer; ``n`` above 1 and tools are refused with a 400 that says so; ``temperature``, ``top_p``,
-``seed`` and ``max_tokens`` are checked but do not change how the agents write (the collaboration
-decodes greedily with its own per-step budgets). Unknown fields are accepted and ignored.
+the answer; ``n`` above 1 and tools are refused with a 400 that says so; ``max_tokens`` (or
+``max_completion_tokens``) bounds what the agents write in all, steps and re-samples of both agents
+(finish ``length`` when it runs out); ``seed`` seeds the question's sampling (re-samples, random
+switching); ``temperature`` and ``top_p`` are checked but change nothing, as the agents write their
+steps greedily. Unknown fields are accepted and ignored.
 """
 
 from __future__ import annotations

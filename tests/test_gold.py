@@ -136,8 +136,51 @@ def test_gsm8k_natalia_records_round_trip_exactly() -> None:
         assert calculate(action.argument).text == observation_after(records, position)
     assert all(r.kind == "step" and r.source["author"] == "gold" for r in records)
     assert records[0].source | {"index": 1} == {"sample_id": "train-0", "benchmark": "gsm8k", "stage": "gold",
-                                                "prompt": "zero-shot", "index": 1, "author": "gold"}
+                                                "prompt": "zero-shot", "index": 1, "author": "gold",
+                                                "step_format": "react"}
     assert stats["converted"] == 1 and stats["line_for_line"] == 1
+
+
+def test_gsm8k_natalia_in_the_paragraph_format() -> None:
+    from adaswitch.learning.records import trajectory_groups
+    from adaswitch.parsing import read_paragraph
+    from adaswitch.prompts import paragraph_prompts_for
+
+    records, stats = gold_records("gsm8k", limit=1, step_format="paragraphs")
+    assert [r.completion for r in records] == [
+        "Natalia sold 48/2 = 24 clips in May.\n\n",
+        "Natalia sold 48+24 = 72 clips altogether in April and May.\n\n",
+        "So the answer is 72.\nAnswer: 72\n\n",
+    ]
+    prompts = paragraph_prompts_for("math", "number")
+    assert records[1].messages == prompts.step_messages(NATALIA["question"], records[0].completion, 2)
+    # the engine reads the middle paragraphs as reasoning and the last as the finish
+    readings = [read_paragraph(r.completion, "math") for r in records]
+    assert [r.action for r in readings[:2]] == [None, None]
+    assert (readings[2].action.tool, readings[2].action.argument) == ("finish", "72")
+    # the cuts train as one sequence, as the react records do
+    assert [len(g) for g in trajectory_groups(records)] == [3]
+    assert records[0].source["step_format"] == "paragraphs" and stats["converted"] == 1
+
+
+def test_a_paragraph_that_states_an_answer_too_early_is_refused() -> None:
+    sample = train_samples("gsm8k")[0]
+    early = gold.Conversion(sample, steps=(
+        gold.gold_step("The answer is 24 for May.", "calculate", "48/2", "24"),
+        gold.gold_step("So the total is 72.", "finish", "72"),
+    ))
+    with pytest.raises(gold.Refusal) as refusal:
+        gold.paragraph_steps(early)
+    assert refusal.value.reason == gold.PARAGRAPH_ROUND_TRIP
+
+
+def test_only_the_worked_splits_have_a_paragraph_form() -> None:
+    with pytest.raises(ValueError, match="no paragraph form"):
+        gold_records("strategyqa", step_format="paragraphs")
+    with pytest.raises(ValueError, match="unknown step format"):
+        gold_records("gsm8k", step_format="haiku")
+    records, _ = gold_records("math", step_format="paragraphs")
+    assert records and records[-1].completion.rstrip().splitlines()[-1].startswith("Answer: ")
 
 
 def test_gsm8k_share_and_refusals_on_the_fixture() -> None:
@@ -259,3 +302,15 @@ def test_the_script_writes_records_and_a_summary(benchmark_script, tmp_path: Pat
     counts = {split: (c["converted"], c["total"]) for split, c in result["splits"].items()}
     assert counts == {"gsm8k": (2, 5), "math": (2, 3), "strategyqa": (1, 2), "hotpotqa": (1, 2)}
     assert len(read_records(tmp_path / "gold-gsm8k.jsonl")) == result["splits"]["gsm8k"]["records"]
+
+
+def test_gold_records_are_written_once_in_one_step_format(tmp_path: Path) -> None:
+    from adaswitch.learning.gold_training import write_gold_records
+
+    path = write_gold_records(tmp_path, {"gsm8k": 2}, step_format="paragraphs")
+    summary = json.loads((tmp_path / "records.json").read_text())
+    assert summary["step_format"] == "paragraphs" and summary["splits"]["gsm8k"]["converted"] == 2
+    assert all(r.source["step_format"] == "paragraphs" for r in read_records(path))
+    assert write_gold_records(tmp_path, {"gsm8k": 2}, step_format="paragraphs") == path  # a rerun keeps them
+    with pytest.raises(ValueError, match="holds paragraphs records"):
+        write_gold_records(tmp_path, {"gsm8k": 2}, step_format="react")

@@ -183,7 +183,7 @@ def test_practice_on_gold_trains_exports_and_registers_a_zero_shot_model(tmp_pat
     before = Path(outcome["gguf"]).stat().st_mtime_ns
     again = practise_on_gold(work, base, {"gsm8k": 4}, settings, register_as="smol-gold", progress=False)
     assert Path(again["gguf"]).stat().st_mtime_ns == before
-    with pytest.raises(ValueError, match="holds records of"):
+    with pytest.raises(ValueError, match="holds react records of"):
         practise_on_gold(work, base, {"gsm8k": 5}, settings, progress=False)
     registered = Path(again["registered"])
     assert registered.is_relative_to(tmp_path / "cache")

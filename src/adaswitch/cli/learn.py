@@ -138,10 +138,13 @@ def probe(**options: Any) -> None:
 @click.option("--train-threads", type=click.IntRange(1), default=None, help="CPU threads for training.")
 @click.option("--time-budget", "time_budget_minutes", type=click.FloatRange(0, min_open=True), default=None,
               metavar="MINUTES", help="Stop training with a checkpoint within MINUTES (exit status 75; rerun to go on).")
+@click.option("--step-format", type=click.Choice(["react", "paragraphs"]), default="react", show_default=True,
+              help="The step format the records are written in (paragraphs: the gsm8k and math splits only); "
+                   "run the practised model with the same --step-format.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def gold(work_dir: Path, local: str, questions: str, register_as: str, epochs: float, max_train_steps: int | None,
          learning_rate: float | None, lora_r: int, batch_size: int, quant: str, train_threads: int | None,
-         time_budget_minutes: float | None, progress: bool) -> None:
+         time_budget_minutes: float | None, step_format: str, progress: bool) -> None:
     """Self-practice on gold: fine-tune the local model on gold trajectories of the training splits
     (no model in the loop), export it to GGUF and register it; the registered model is served with
     the zero-shot prompts it was trained on. A rerun with the same options resumes."""
@@ -158,7 +161,7 @@ def gold(work_dir: Path, local: str, questions: str, register_as: str, epochs: f
     stop_by = None if time_budget_minutes is None else time.time() + 60 * time_budget_minutes
     try:
         outcome = practise_on_gold(work_dir, local, wanted, settings, register_as=register_as or None, quant=quant,
-                                   stop_by=stop_by, progress=progress)
+                                   stop_by=stop_by, progress=progress, step_format=step_format)
     except TrainingInterrupted as err:
         click.echo(f"stopped: {err}", err=True)
         raise click.exceptions.Exit(EXIT_BUDGET if err.budget else EXIT_SIGNAL) from None

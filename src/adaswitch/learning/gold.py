@@ -18,6 +18,10 @@ trajectory before the step, so the records are the gold trajectories cut at ever
 - HotpotQA train: one ``search`` per supporting title (the title plus question words found in its
   paragraph), kept when the paragraph is returned; converts when every supporting paragraph was.
 
+The GSM8K and MATH trajectories also render in the paragraph step format (:func:`paragraph_steps`):
+each step's thought is a paragraph, the last ends with ``Answer: X``; the QA splits' searches have
+no paragraph form.
+
 Only the benchmarks' ``train`` splits are read here; never a test split, SVAMP or ASDiv.
 """
 
@@ -36,8 +40,10 @@ from adaswitch.benchmarks import Sample, get_benchmark
 from adaswitch.benchmarks.base import read_json
 from adaswitch.learning.records import SFTRecord, step_body, step_records
 from adaswitch.parsing import parse_step, render_step
+from adaswitch.grammar import answer_type_for
+from adaswitch.parsing import read_paragraph
 from adaswitch.prompts import (
-    TaskPrompts, ZeroShotPrompts, prompts_for, step_stops, zero_shot_prompts_for,
+    TaskPrompts, ZeroShotPrompts, paragraph_prompts_for, prompts_for, step_stops, zero_shot_prompts_for,
 )
 from adaswitch.scoring import normalize_number
 from adaswitch.tools.calculator import CalculatorError, calculate, calculate_value
@@ -470,12 +476,44 @@ def _steps_and_tool(sample: Sample, sentences: dict[str, list[str]]) -> tuple[li
     raise ValueError(f"no gold conversion for benchmark {sample.benchmark!r}")
 
 
+PARAGRAPH_SPLITS: tuple[str, ...] = ("gsm8k", "math")
+"""Gold splits that also convert to the paragraph format: their steps are worked text. The QA
+splits' steps are searches, which the paragraph format (no tools) has no place for."""
+PARAGRAPH_ROUND_TRIP = "paragraph-round-trip-mismatch"
+
+
+def paragraph_steps(conversion: Conversion) -> list[StepRecord]:
+    """The gold trajectory in the paragraph format: each step's thought is one paragraph (GSM8K: its
+    solution line, the calculation written out; MATH: its sentences), and the last one ends with
+    the line ``Answer: X`` the format's prompt asks for. Raises :class:`Refusal` when a paragraph
+    would not read back as the engine reads it (a middle paragraph that states an answer, or a last
+    one whose answer differs)."""
+    family = conversion.sample.family
+    out = []
+    for index, step in enumerate(conversion.steps, 1):
+        finish = step.action.tool == "finish"
+        text = f"{step.thought}\nAnswer: {step.action.argument}" if finish else step.thought
+        read = read_paragraph(text, family)
+        if (read.action is not None) != finish or "\n\n" in text:
+            raise Refusal(PARAGRAPH_ROUND_TRIP)
+        if finish and read.action != step.action:
+            raise Refusal(PARAGRAPH_ROUND_TRIP)
+        out.append(StepRecord(index=index, author="cloud", text=text, thought=read.thought,
+                              action=step.action if finish else None))
+    return out
+
+
 def gold_step_records(conversion: Conversion, prompts: TaskPrompts) -> list[SFTRecord]:
-    """One step record per gold step, rendered like the practice records (author ``gold``)."""
+    """One step record per gold step, rendered like the practice records (author ``gold``), in the
+    step format of ``prompts``."""
     sample = conversion.sample
-    steps = [_step_record(index, step) for index, step in enumerate(conversion.steps, 1)]
+    if prompts.step_format == "paragraphs":
+        steps = paragraph_steps(conversion)
+    else:
+        steps = [_step_record(index, step) for index, step in enumerate(conversion.steps, 1)]
     source = {"sample_id": sample.id, "benchmark": sample.benchmark, "stage": "gold",
-              "prompt": "zero-shot" if isinstance(prompts, ZeroShotPrompts) else "few-shot"}
+              "prompt": "zero-shot" if isinstance(prompts, ZeroShotPrompts) else "few-shot",
+              "step_format": prompts.step_format}
     records = step_records(sample.question, prompts, steps, source=source)
     return [replace(record, source={**record.source, "author": GOLD_AUTHOR}) for record in records]
 
@@ -503,18 +541,29 @@ def hotpotqa_train_sentences() -> dict[str, dict[str, list[str]]]:
 
 def gold_records(split_name: str, limit: int | None = None, examples: bool = False,
                  max_step_tokens: int = MAX_STEP_TOKENS, count_tokens: TokenCounter = approximate_tokens,
-                 ) -> tuple[list[SFTRecord], dict[str, Any]]:
+                 step_format: str = "react") -> tuple[list[SFTRecord], dict[str, Any]]:
     """Step records of every training question of ``split_name`` that converts, and the counts.
 
     ``split_name`` is one of :data:`SPLITS`. ``examples`` keeps the few-shot examples in the
     system prompt; by default the records use the zero-shot prompts the practised agent runs with.
     ``count_tokens`` measures a step against ``max_step_tokens`` (pass the agent's tokenizer for
-    exact counts; the default estimates from characters).
+    exact counts; the default estimates from characters). ``step_format`` ``paragraphs`` renders the
+    records in the paragraph format (:data:`PARAGRAPH_SPLITS` only), with its prompt for the split's
+    answer type.
     """
+    if step_format == "paragraphs" and split_name not in PARAGRAPH_SPLITS:
+        raise ValueError(f"gold split {split_name!r} has no paragraph form (searches need the react format); "
+                         f"paragraph splits: {', '.join(PARAGRAPH_SPLITS)}")
+    if step_format not in ("react", "paragraphs"):
+        raise ValueError(f"unknown step format {step_format!r}")
     samples = train_samples(split_name, limit)
     sentences = hotpotqa_train_sentences() if split_name == "hotpotqa" else {}
-    family = get_benchmark(SPLITS[split_name]).family
-    prompts = prompts_for(family) if examples else zero_shot_prompts_for(family)
+    benchmark = get_benchmark(SPLITS[split_name])
+    family = benchmark.family
+    if step_format == "paragraphs":
+        prompts: TaskPrompts = paragraph_prompts_for(family, answer_type_for(family, benchmark.answer_type))
+    else:
+        prompts = prompts_for(family) if examples else zero_shot_prompts_for(family)
     records, stats = convert_samples(split_name, samples, prompts, sentences, max_step_tokens, count_tokens)
     return records, stats.as_dict()
 
@@ -530,6 +579,11 @@ def convert_samples(split_name: str, samples: Sequence[Sample], prompts: TaskPro
     records: list[SFTRecord] = []
     for sample in samples:
         conversion = convert(sample, sentences.get(sample.id), max_step_tokens, count_tokens)
+        if conversion.converted and prompts.step_format == "paragraphs":
+            try:
+                paragraph_steps(conversion)
+            except Refusal as refusal:
+                conversion = Conversion(sample, refusal=refusal.reason)
         stats.add(conversion)
         if conversion.converted:
             records += gold_step_records(conversion, prompts)

@@ -31,28 +31,33 @@ DEFAULT_SETTINGS = FinetuneSettings(pack_trajectories=True, gradient_checkpointi
 """Measured here (0.5B, 2 CPUs, bf16 autocast): about 30 s per step of four GSM8K trajectories."""
 
 
-def write_gold_records(work_dir: Path, questions: Mapping[str, int], count_tokens: Any = None) -> Path:
+def write_gold_records(work_dir: Path, questions: Mapping[str, int], count_tokens: Any = None,
+                       step_format: str = "react") -> Path:
     """Write the records of the first ``questions[split]`` training questions of each split (those
-    that convert) to ``work_dir/records.jsonl``, once: a rerun keeps the file it finds, so that
-    a resumed training sees the same examples."""
+    that convert), in ``step_format``, to ``work_dir/records.jsonl``, once: a rerun keeps the file it
+    finds, so that a resumed training sees the same examples."""
     from adaswitch.learning.gold import approximate_tokens, gold_records
     from adaswitch.learning.records import write_jsonl
 
     path = work_dir / RECORDS_FILE
     summary_path = work_dir / RECORDS_SUMMARY
     if path.exists() and summary_path.exists():
-        wanted = json.loads(summary_path.read_text(encoding="utf-8")).get("questions")
-        if wanted != dict(questions):
-            raise ValueError(f"{work_dir} holds records of {wanted}, not {dict(questions)}: use another work directory")
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        wanted, written_format = summary.get("questions"), summary.get("step_format", "react")
+        if wanted != dict(questions) or written_format != step_format:
+            raise ValueError(f"{work_dir} holds {written_format} records of {wanted}, not {step_format} records of "
+                             f"{dict(questions)}: use another work directory")
         return path
     records, summary = [], {}
     for split, limit in questions.items():
-        split_records, stats = gold_records(split, limit=limit, count_tokens=count_tokens or approximate_tokens)
+        split_records, stats = gold_records(split, limit=limit, count_tokens=count_tokens or approximate_tokens,
+                                            step_format=step_format)
         records += split_records
         summary[split] = {key: stats[key] for key in ("total", "converted", "records") if key in stats}
     work_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(path, records)
-    write_json(summary_path, {"questions": dict(questions), "splits": summary, "prompt": PROMPT_STYLE})
+    write_json(summary_path, {"questions": dict(questions), "splits": summary, "prompt": PROMPT_STYLE,
+                              "step_format": step_format})
     return path
 
 
@@ -66,10 +71,14 @@ def practise_on_gold(
     quant: str = "q4_k_m",
     stop_by: float | None = None,
     progress: bool = True,
+    step_format: str = "react",
 ) -> dict[str, Any]:
     """Records, training, export (``work_dir/model.gguf``, merged and quantised; ``adapter.gguf``,
     the f16 LoRA adapter) and, with ``register_as``, registration of the adapter as one of ``base``
     (of the merged model after full fine-tuning).
+
+    ``step_format`` ``paragraphs`` trains on the paragraph form of the splits that have one (the
+    registered model is then run with ``--step-format paragraphs``).
 
     Returns what was done: the records summary, the training figures and the model file. Raises
     ``TrainingInterrupted`` when ``stop_by`` or a signal stops training (a rerun resumes).
@@ -78,7 +87,7 @@ def practise_on_gold(
     from adaswitch.learning.finetune import finetune
 
     work = Path(work_dir)
-    records = write_gold_records(work, questions)
+    records = write_gold_records(work, questions, step_format=step_format)
     train_dir = work / "train"
     if (train_dir / "finetune.json").exists():
         result = json.loads((train_dir / "finetune.json").read_text(encoding="utf-8"))
@@ -101,7 +110,8 @@ def practise_on_gold(
     if register_as:
         from adaswitch.trained_models import ADAPTER_OF, register_trained_model
 
-        manifest = {"base": str(base), "stage": "gold-practice", "prompt": PROMPT_STYLE, "questions": dict(questions),
+        manifest = {"base": str(base), "stage": "gold-practice", "prompt": PROMPT_STYLE, "step_format": step_format,
+                    "questions": dict(questions),
                     "settings": result.get("settings"), "work_dir": str(work.resolve())}
         if adapter is not None:  # the base keeps its own weights; llama.cpp applies the adapter at load time
             registered = register_trained_model(register_as, adapter, {**manifest, ADAPTER_OF: str(base)},

@@ -120,16 +120,21 @@ def step_body(step_text: str, index: int) -> str:
 def step_records(
     question: str, prompts: TaskPrompts, steps: Sequence[StepRecord], source: dict[str, Any] | None = None
 ) -> list[SFTRecord]:
-    """Self-practice records: for each step, the conversation before it and the step itself."""
+    """Self-practice records: for each step, the conversation before it and the step itself.
+
+    In the react format a step's completion is what follows its ``Thought N:`` label; in the
+    paragraph format it is the paragraph and the blank line that ends it (the stop the model must
+    learn to write), so each record's conversation is the one before plus the last completion."""
+    paragraphs = prompts.step_format == "paragraphs"
     out, trajectory = [], ""
     for step in steps:
         out.append(SFTRecord(
             messages=prompts.step_messages(question, trajectory, step.index),
-            completion=step_body(step.text, step.index),
+            completion=step.text + prompts.separator if paragraphs else step_body(step.text, step.index),
             kind="step",
             source={**(source or {}), "index": step.index, "author": step.author},
         ))
-        trajectory = append_step(trajectory, step)
+        trajectory = append_step(trajectory, step, prompts.separator)
     return out
 
 

@@ -566,3 +566,21 @@ def test_a_per_question_seed_replaces_the_settings_seed():
     again = [engine(local_backend(), cloud_backend(), "random", switch_rate=0.5).solve(QUESTION, seed=7).steps[0].author
              for _ in range(3)]
     assert len(set(again)) == 1
+
+
+def test_a_repairing_takeover_compares_paragraphs_by_the_value_they_reach():
+    local = local_backend(rules=[
+        FakeReply(match=r"^$", text="She has 3 * 4 = 12 apples."),
+        FakeReply(match=r"12 apples\.\n\n$", text="Answer: 12"),
+        FakeReply(match=r"7 apples\.\n\n$", text="Answer: 7"),
+    ], probe_rules=[judge(2, 0.9)], probe_default={"Yes": 0.9, "No": 0.1})
+    cloud = cloud_backend(rules=[FakeReply(match=r"^$", text="3 + 4 = 7 apples."),
+                                 FakeReply(match=r"apples\.\n\n$", text="Answer: 7")])
+    collab = engine(local, cloud, "adaswitch", step_format="paragraphs")
+    collab.policy = make_policy("adaswitch", threshold=0.5, repair_back=1)
+    trace = collab.solve(QUESTION)
+    assert trace.answer == "7"
+    # step 1 is the cloud's own paragraph; the local verifier doubts every step 2, so the cloud writes it too
+    assert [s.author for s in trace.steps] == ["cloud", "cloud"] and trace.steps[0].text == "3 + 4 = 7 apples."
+    assert not trace.steps[1].revised
+    assert [p.text for p in trace.steps[0].revised] == ["She has 3 * 4 = 12 apples."]

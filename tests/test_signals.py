@@ -18,7 +18,7 @@ from adaswitch.introspection import (
     fit_combiner,
     make_introspector,
 )
-from adaswitch.introspection.consistency import outcome_of
+from adaswitch.introspection.consistency import outcome_of, step_outcome
 from adaswitch.introspection.features import entropy_of, step_features, token_features
 from adaswitch.model import Model, RetryPolicy
 from adaswitch.policies import make_policy
@@ -103,6 +103,32 @@ def test_consistency_signal_is_the_share_of_samples_that_do_something_else():
     assert len(sampled) == 6 and len({r.seed for r in sampled}) == 6  # three per step, each its own seed
     assert second.features["is_finish"] == 1.0
     assert trace.answer == "38" and not any(s.switched for s in trace.steps)  # τ = 1: judged, never switched
+
+
+def test_a_paragraph_step_is_compared_by_the_last_value_it_states():
+    assert step_outcome("13 and 25 make 38 apples.", None, "math") == step_outcome("So 25 + 13 = 38.", None, "math")
+    assert step_outcome("13 and 25 make 38 apples.", None, "math") != step_outcome("25 - 13 = 12.", None, "math")
+    assert step_outcome("First we add the apples.", None, "math") is None  # nothing to compare
+    assert step_outcome("It was 1990.", None, "qa") is None
+    assert step_outcome("x", Action(tool="finish", argument="38"), "math") == outcome_of(
+        Action(tool="finish", argument="38"), "math")
+
+
+def test_consistency_in_the_paragraph_format_compares_the_values_reached():
+    samples = ["25 + 13 is 38.", "Together 38 apples.", "She has 12 left."]
+    local = FakeBackend(FakeScript(queue=[FakeReply(text="She has 13 + 25 = 38 apples."),
+                                          *[FakeReply(text=t) for t in samples]],
+                                   default=FakeReply(text="Answer: 38")), name="fake-local")
+    retry = RetryPolicy(max_attempts=1, base_delay_s=0.0)
+    collaboration = Collaboration(
+        Model(local, "local", retry, sleep=lambda s: None),
+        Model(FakeBackend(name="fake-cloud"), "cloud", retry, sleep=lambda s: None),
+        make_policy("adaswitch", threshold=1.0), ConsistencyIntrospector(samples=3),
+        EngineSettings(waste_retries=0, step_format="paragraphs"))
+    trace = collaboration.solve(QUESTION)
+    first = trace.steps[0]
+    assert first.action is None and first.features["agreement"] == pytest.approx(2 / 3)
+    assert first.p_error == pytest.approx(1 / 3) and trace.answer == "38"
 
 
 def test_combiner_learns_a_feature_and_its_file_round_trips(tmp_path):

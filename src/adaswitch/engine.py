@@ -22,7 +22,7 @@ from adaswitch.backends.base import Completion, CompletionRequest, Message, Prob
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, action_grammar, answer_type_for, step_grammar
 from adaswitch.introspection import Introspector, Judgment, StepView, forced_error, share_of_first
-from adaswitch.introspection.consistency import outcome_of
+from adaswitch.introspection.consistency import step_outcome
 from adaswitch.introspection.features import step_features
 from adaswitch.model import HiddenStateReply, Model, ModelFailure, ProbeReply, Reply, call_record
 from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph, render_step
@@ -312,15 +312,16 @@ class Collaboration:
 
         The cloud writes its own version of each of the ``repair_back`` local steps before ``index``
         (never a prefix step; earliest first) from the steps before it; the first whose version does
-        something else (another calculated value, another answer, another query:
-        :func:`~adaswitch.introspection.consistency.outcome_of`) is judged wrong, and the cloud's
-        version replaces it. A version that cannot be compared (no action, a failing tool, a repeated
-        call) judges nothing. The versions are ``review`` calls, paid for like any other; a cloud
+        something else (another calculated value, another answer, another query, a paragraph's
+        other last number: :func:`~adaswitch.introspection.consistency.step_outcome`) is judged
+        wrong, and the cloud's version replaces it. A version that cannot be compared (nothing to
+        compare, a failing tool, a repeated call) judges nothing. The versions are ``review`` calls, paid for like any other; a cloud
         that cannot answer leaves the path as it is (its faults are kept)."""
         family = run.prompts.family
         for k in range(max(run.fixed + 1, index - self.policy.repair_back), index):
             step = run.steps[k - 1]
-            if step.author != "local" or step.action is None:
+            mine = step_outcome(step.thought, step.action, family)
+            if step.author != "local" or mine is None:
                 continue
             before = replace(run, steps=run.steps[:k - 1],
                              trajectory=render_trajectory(run.steps[:k - 1], run.prompts.separator))
@@ -331,10 +332,10 @@ class Collaboration:
                 return index, None
             calls.extend(version.calls)
             faults.extend(version.faults)
-            theirs = outcome_of(version.parsed.action, family)
+            theirs = step_outcome(version.parsed.thought, version.parsed.action, family)
             if theirs is None or wasted_step(version.parsed, version.result, before.steps):
                 continue
-            if theirs != outcome_of(step.action, family):
+            if theirs != mine:
                 return k, version
         return index, None
 

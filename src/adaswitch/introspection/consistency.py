@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from adaswitch.actions import Action
 from adaswitch.introspection.base import Judgment, StepView
 from adaswitch.model import Model
-from adaswitch.parsing import parse_step
+from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragraph
 from adaswitch.tools.calculator import calculate
 from adaswitch.trajectory import final_answer
 
@@ -40,7 +40,8 @@ class ConsistencyIntrospector:
         if view.request is None:
             raise ValueError("the consistency signal needs the request that wrote the step")
         family = view.prompts.family
-        own = outcome_of(view.parsed.action, family)
+        paragraphs = view.prompts.step_format == "paragraphs"
+        own = step_outcome(view.parsed.thought, view.parsed.action, family)
         replies, agree = [], 0
         for k in range(1, self.samples + 1):
             request = view.request.model_copy(update={
@@ -49,8 +50,8 @@ class ConsistencyIntrospector:
             reply = local.complete(request)
             replies.append(reply)
             text = reply.completion.text
-            parsed = parse_step(f"Thought {view.index}:{text}", family)
-            agree += own is not None and outcome_of(parsed.action, family) == own
+            parsed = read_paragraph(text, family) if paragraphs else parse_step(f"Thought {view.index}:{text}", family)
+            agree += own is not None and step_outcome(parsed.thought, parsed.action, family) == own
         share = agree / self.samples
         return Judgment(p_error=1.0 - share, replies=replies, features={"agreement": share})
 
@@ -68,3 +69,15 @@ def outcome_of(action: Action | None, family: str) -> str | None:
         result = calculate(action.argument)
         return "calc:" + result.text.strip() if result.ok else None
     return f"{action.tool}:" + " ".join(action.argument.lower().split())
+
+
+def step_outcome(thought: str, action: Action | None, family: str) -> str | None:
+    """What a step does (:func:`outcome_of` of its action); a paragraph step with no action says what
+    its last number is (``says:VALUE``, math only): two paragraphs that reach the same value agree
+    however they are worded. None when there is nothing to compare."""
+    if action is not None:
+        return outcome_of(action, family)
+    if family == "qa" or not thought:
+        return None
+    value, method = extract_answer_from_text(thought, family)
+    return f"says:{value}" if value is not None and method == "last_number" else None

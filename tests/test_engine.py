@@ -584,3 +584,17 @@ def test_a_repairing_takeover_compares_paragraphs_by_the_value_they_reach():
     assert [s.author for s in trace.steps] == ["cloud", "cloud"] and trace.steps[0].text == "3 + 4 = 7 apples."
     assert not trace.steps[1].revised
     assert [p.text for p in trace.steps[0].revised] == ["She has 3 * 4 = 12 apples."]
+
+
+def test_a_per_question_temperature_is_that_of_the_sampled_writes_only():
+    seen = []
+    local = local_backend(probe_default={"Yes": 0.1, "No": 0.9})  # the verifier doubts every step
+    complete = local.complete
+    local.complete = lambda request: seen.append((request.temperature, request.seed)) or complete(request)
+    collab = engine(local, None, "self-reflection")
+    collab.policy = make_policy("self-reflection", threshold=0.5)
+    collab.solve(QUESTION, temperature=1.3)
+    assert {t for t, _ in seen} == {0.0, 1.3}  # steps greedy, the retries at the question's temperature
+    seen.clear()
+    engine(local, None, "self-reflection").solve(QUESTION)
+    assert {t for t, _ in seen} == {0.0, 0.7}

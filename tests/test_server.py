@@ -317,6 +317,14 @@ def test_max_tokens_bounds_what_the_agents_write_and_seed_seeds_the_question(ser
     assert len({tuple(a) for a, _ in authors.values()}) > 1
 
 
+def test_temperature_is_that_of_what_the_mode_samples():
+    local = local_fake()
+    with running(make_solver(local=local)) as srv:
+        client(srv).chat.completions.create(model="adaswitch-self-reflection@0.5", messages=USER, temperature=1.2)
+    # step 1 is doubted (p = 0.9): its retries sample at the request's temperature; the steps are greedy
+    assert {r.temperature for r in local.requests if hasattr(r, "temperature")} == {0.0, 1.2}
+
+
 def test_stop_sequences_cut_the_answer(server: ServerThread):
     response = client(server).chat.completions.create(model="adaswitch", messages=USER, stop=["7"])
     assert response.choices[0].message.content == "" and trace_of(response)["answer"] == "7"

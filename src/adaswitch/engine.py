@@ -118,6 +118,8 @@ class _Run:
     """Repairing takeovers so far (at most :data:`MAX_REPAIRS` per question)."""
     seed: int = 0
     """The seed of this question's sampling (re-samples, random switching)."""
+    temperature: float = 0.7
+    """The temperature of this question's sampled writes (re-samples, self-reflection retries)."""
     budget: "TokenBudget | None" = None
     """What the agents may still write in all; None: no bound. Shared by the copies of the run a
     review makes, so every written token is counted once."""
@@ -177,6 +179,7 @@ class Collaboration:
         answer_type: str | None = None,
         seed: int | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Trace:
         """Solve ``question``; the trace records every step, call and fault.
 
@@ -186,7 +189,8 @@ class Collaboration:
         the cloud agent's prompts only (annotation with the gold answer during self-practice);
         ``answer_type`` is what a ``finish`` may hold (:data:`adaswitch.grammar.AnswerType`; by
         default the family's: a number for math, a phrase for QA); ``seed`` replaces the settings'
-        seed for this question; ``max_tokens`` bounds the completion tokens the agents write in all
+        seed for this question, ``temperature`` the settings' ``retry_temperature`` (the steps are
+        written greedily; re-samples and retries sample); ``max_tokens`` bounds the completion tokens the agents write in all
         (steps, re-samples, reviews; not the judgments): each step may write at most what is left,
         and once nothing is left the trace ends with status ``max_tokens``.
         """
@@ -213,6 +217,7 @@ class Collaboration:
         draws = f"{seed}:{hashlib.sha1(question.encode('utf-8')).hexdigest()}" if seed is not None else None
         seed = self.settings.seed if seed is None else seed
         run = _Run(question, prompts, toolbox, random.Random(draws or f"{seed}:{trace.id}"), seed=seed,
+                   temperature=self.settings.retry_temperature if temperature is None else temperature,
                    budget=TokenBudget(max_tokens) if max_tokens is not None else None)
         run.hint = cloud_hint
         run.answer_type = kind
@@ -365,7 +370,7 @@ class Collaboration:
                 candidate = self._write(model, run, index)
             else:
                 seed = run.seed * 100_003 + index * 101 + 50 + attempt
-                candidate = self._write(model, run, index, self.settings.retry_temperature, seed, purpose="resample")
+                candidate = self._write(model, run, index, run.temperature, seed, purpose="resample")
             tried.append(candidate)
             if not wasted_step(candidate.parsed, candidate.result, run.steps):
                 kept = candidate
@@ -392,7 +397,7 @@ class Collaboration:
         tried = [first]
         for attempt in range(1, self.policy.max_retries + 1):
             seed = run.seed * 100_003 + index * 101 + attempt
-            retry = self._write(self.local, run, index, self.settings.retry_temperature, seed, purpose="retry")
+            retry = self._write(self.local, run, index, run.temperature, seed, purpose="retry")
             calls.extend(retry.calls)
             faults += retry.faults
             self._judge(run, index, retry, calls)

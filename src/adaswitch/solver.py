@@ -232,10 +232,12 @@ class Solver:
         answer_type: str | None = None,
         seed: int | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Trace:
         """Solve one question; ``answer_type`` is what its ``finish`` holds (see
         :mod:`adaswitch.grammar`; by default the family's); ``seed`` replaces the settings' seed for
-        this question; ``max_tokens`` bounds the completion tokens the agents write in all (the trace
+        this question, ``temperature`` the temperature of its sampled writes (re-samples, retries);
+        ``max_tokens`` bounds the completion tokens the agents write in all (the trace
         then ends with status ``max_tokens``; the chain-of-thought mode caps its one completion)."""
         if (mode or self.settings.mode) == COT_MODE:
             trace = self.solve_cot(question, family, knowledge, question_id, seed=seed, max_tokens=max_tokens)
@@ -245,7 +247,7 @@ class Solver:
             return trace
         collaboration = self.collaboration(mode, threshold, switch_rate)
         return collaboration.solve(question, family, knowledge, question_id, on_step, answer_type=answer_type,
-                                   seed=seed, max_tokens=max_tokens)
+                                   seed=seed, max_tokens=max_tokens, temperature=temperature)
 
     def solve_cot(
         self,

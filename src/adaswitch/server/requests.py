@@ -33,6 +33,8 @@ class Job:
     """The request's ``seed``: the question's sampling seed (re-samples, random switching)."""
     max_tokens: int | None = None
     """The request's ``max_completion_tokens`` or ``max_tokens``: what the agents may write in all."""
+    temperature: float | None = None
+    """The request's ``temperature``: of the sampled writes (re-samples, self-reflection retries)."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -115,7 +117,7 @@ def job_from_chat(chat: ChatRequest, choice: ModelChoice) -> Job:
         value = options.threshold
     max_tokens = chat.max_completion_tokens if chat.max_completion_tokens is not None else chat.max_tokens
     return Job(question, family, documents if family == "qa" else None, choice.mode, value,
-               seed=chat.seed, max_tokens=max_tokens)
+               seed=chat.seed, max_tokens=max_tokens, temperature=chat.temperature)
 
 
 def _documents(messages: list[ChatMessage]) -> list[Document]:

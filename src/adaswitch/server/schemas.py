@@ -4,8 +4,9 @@ Standard fields are validated as the OpenAI API validates them (a bad value is a
 the answer; ``n`` above 1 and tools are refused with a 400 that says so; ``max_tokens`` (or
 ``max_completion_tokens``) bounds what the agents write in all, steps and re-samples of both agents
 (finish ``length`` when it runs out); ``seed`` seeds the question's sampling (re-samples, random
-switching); ``temperature`` and ``top_p`` are checked but change nothing, as the agents write their
-steps greedily. Unknown fields are accepted and ignored.
+switching) and ``temperature`` is the temperature of what the modes sample (re-samples of wasted
+steps, self-reflection's retries); the steps themselves are written greedily. ``top_p`` is checked
+but changes nothing. Unknown fields are accepted and ignored.
 """
 
 from __future__ import annotations

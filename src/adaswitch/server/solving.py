@@ -60,6 +60,7 @@ def run_job(solver: Solver, job: Job, on_step: StepCallback | None = None,
     return solver.solve(
         job.question, job.family, job.knowledge, question_id=job.request_id, mode=job.mode, threshold=threshold,
         switch_rate=switch_rate, on_step=committed, seed=job.seed, max_tokens=job.max_tokens,
+        temperature=job.temperature,
     )
 
 

@@ -1,5 +1,7 @@
 #!/bin/bash
 # The runs behind docs/results/introspection.json (issue 18), in order; each eval resumes when rerun.
+# combined-b0.2-repair2 was made with the yes/no review that the cloud's own version of the step
+# replaced (session 14); rerunning that line now gives the rewriting review, as combined-b0.2-rewrite2.
 # About 1 h 45 min on 2 cores after the gold training (adaswitch learn gold runs/practice-gold), whose
 # merged model must be registered as adaswitch-gold-merged (see docs/DECISIONS.md).
 set -ex
@@ -24,5 +26,6 @@ echo "combined share of cloud steps: $RATE"
 $RUN --local $L --cloud $C --mode random --switch-rate $RATE $TEST --out runs/intro/random-matched
 $RUN --local $L --cloud $C --mode adaswitch --introspection position --calibration runs/intro/calibration/position.json --cloud-budget 0.2 $TEST --out runs/intro/position-b0.2
 $RUN --local $L --cloud $C --mode adaswitch --introspection combined --probe runs/intro/combiner.json --calibration runs/intro/calibration/combined.json --cloud-budget 0.2 --repair-back 2 $TEST --out runs/intro/combined-b0.2-repair2
-python benchmarks/introspection.py --fit runs/intro/fit-train1000 --test runs/intro/test-200 --curve adaswitch-combined=runs/intro/combined-b0.2 --curve adaswitch-combined-repair2=runs/intro/combined-b0.2-repair2 --curve random=runs/intro/random-matched --curve position=runs/intro/position-b0.2 --local runs/intro/test-200 --cloud runs/intro/cloud-200 --combiner-out docs/results/introspection/combiner-gsm8k.json --calibration-out docs/results/introspection
+$RUN --local $L --cloud $C --mode adaswitch --introspection combined --probe runs/intro/combiner.json --calibration runs/intro/calibration/combined.json --cloud-budget 0.2 --repair-back 2 $TEST --out runs/intro/combined-b0.2-rewrite2
+python benchmarks/introspection.py --fit runs/intro/fit-train1000 --test runs/intro/test-200 --curve adaswitch-combined=runs/intro/combined-b0.2 --curve adaswitch-combined-repair2=runs/intro/combined-b0.2-repair2 --curve adaswitch-combined-rewrite2=runs/intro/combined-b0.2-rewrite2 --curve random=runs/intro/random-matched --curve position=runs/intro/position-b0.2 --local runs/intro/test-200 --cloud runs/intro/cloud-200 --combiner-out docs/results/introspection/combiner-gsm8k.json --calibration-out docs/results/introspection
 python benchmarks/plot_curves.py

@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from adaswitch.actions import Action, ParsedStep, ToolResult
-from adaswitch.backends.base import Completion, CompletionRequest, Message, ProbeRequest
+from adaswitch.backends.base import Completion, CompletionRequest, Message
 from adaswitch.documents import Document
 from adaswitch.grammar import AnswerType, action_grammar, answer_type_for, step_grammar
-from adaswitch.introspection import Introspector, Judgment, StepView, forced_error, share_of_first
+from adaswitch.introspection import Introspector, Judgment, StepView, forced_error
 from adaswitch.introspection.consistency import step_outcome
 from adaswitch.introspection.features import step_features
 from adaswitch.model import HiddenStateReply, Model, ModelFailure, ProbeReply, Reply, call_record
@@ -124,6 +124,14 @@ class _Run:
     """What the agents may still write in all; None: no bound. Shared by the copies of the run a
     review makes, so every written token is counted once."""
 
+    def cap(self, limit: int) -> int:
+        """The tokens the next call may write: ``limit``, within the question's budget."""
+        return limit if self.budget is None else self.budget.cap(limit)
+
+    @property
+    def out_of_tokens(self) -> bool:
+        return self.budget is not None and self.budget.left <= 0
+
 
 @dataclass
 class TokenBudget:
@@ -133,6 +141,10 @@ class TokenBudget:
 
     def spend(self, calls: list[CallRecord]) -> None:
         self.left -= sum(call.completion_tokens for call in calls)
+
+    def cap(self, limit: int) -> int:
+        """``limit`` tokens for the next call, or what is left if that is less (at least 1)."""
+        return max(1, min(limit, self.left))
 
 
 class QuestionFailed(Exception):
@@ -258,9 +270,9 @@ class Collaboration:
                 trace.answer, trace.answer_method = final_answer(step.action.argument, trace.family)
                 trace.answer_source = "finish"
                 return
-            if run.budget is not None and run.budget.left <= 0:
+            if run.out_of_tokens:
                 break
-        trace.status = "max_tokens" if run.budget is not None and run.budget.left <= 0 else "max_steps"
+        trace.status = "max_tokens" if run.out_of_tokens else "max_steps"
         # read the last step's thought, not its text: "Thought 3:" must not give the answer 3
         last = run.steps[-1].thought if run.steps else ""
         answer, method = extract_answer_from_text(last, trace.family)
@@ -325,8 +337,8 @@ class Collaboration:
         family = run.prompts.family
         for k in range(max(run.fixed + 1, index - self.policy.repair_back), index):
             step = run.steps[k - 1]
-            mine = step_outcome(step.thought, step.action, family)
-            if step.author != "local" or mine is None:
+            mine = step_outcome(step.thought, step.action, family) if step.author == "local" else None
+            if mine is None:
                 continue
             before = replace(run, steps=run.steps[:k - 1],
                              trajectory=render_trajectory(run.steps[:k - 1], run.prompts.separator))
@@ -430,8 +442,7 @@ class Collaboration:
         request = CompletionRequest(
             messages=prompts.step_messages(question, run.trajectory, index),
             continue_final=True,
-            max_tokens=self.settings.max_step_tokens if run.budget is None
-            else max(1, min(self.settings.max_step_tokens, run.budget.left)),
+            max_tokens=run.cap(self.settings.max_step_tokens),
             temperature=temperature,
             stop=run.prompts.stops(index),
             logprobs=want_logprobs,
@@ -530,7 +541,7 @@ class Collaboration:
         candidate.judgment = judgment
         calls.extend(call_record(reply, "local", "judge") for reply in judgment.replies)
         if judgment.probe is not None:
-            calls.append(_probe_call(judgment.probe, "local", "judge"))
+            calls.append(_probe_call(judgment.probe, "local"))
 
     def _settings_record(self) -> dict:
         s = self.settings
@@ -639,11 +650,11 @@ def _record(
     )
 
 
-def _probe_call(probe: ProbeReply | HiddenStateReply, agent: Agent, purpose: Literal["judge", "review"]) -> CallRecord:
-    """The trace's record of one probe (a yes/no read or a hidden state)."""
+def _probe_call(probe: ProbeReply | HiddenStateReply, agent: Agent) -> CallRecord:
+    """The trace's record of one judging probe (a yes/no read or a hidden state)."""
     return CallRecord(
         agent=agent,
-        purpose=purpose,
+        purpose="judge",
         prompt_tokens=probe.result.prompt_tokens,
         recomputed_prompt_tokens=probe.result.recomputed_prompt_tokens,
         latency_s=probe.result.latency_s,

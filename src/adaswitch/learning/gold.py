@@ -579,14 +579,15 @@ def convert_samples(split_name: str, samples: Sequence[Sample], prompts: TaskPro
     records: list[SFTRecord] = []
     for sample in samples:
         conversion = convert(sample, sentences.get(sample.id), max_step_tokens, count_tokens)
-        if conversion.converted and prompts.step_format == "paragraphs":
-            try:
-                paragraph_steps(conversion)
+        rendered: list[SFTRecord] = []
+        if conversion.converted:
+            try:  # the paragraph form can refuse what the react form takes
+                rendered = gold_step_records(conversion, prompts)
             except Refusal as refusal:
                 conversion = Conversion(sample, refusal=refusal.reason)
         stats.add(conversion)
         if conversion.converted:
-            records += gold_step_records(conversion, prompts)
+            records += rendered
             if stats.line_for_line is not None and every_line_marked(sample):
                 stats.line_for_line += 1
     stats.records = len(records)

@@ -35,6 +35,7 @@ from adaswitch.benchmarks import get_benchmark
 from adaswitch.grading.metrics import paired_difference, question_outcomes
 from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, run_method, select_samples
+from adaswitch.prompts import STEP_FORMATS
 from adaswitch.solver import EndpointSettings, Solver, SolverSettings
 
 ALL = ("gsm8k", "svamp", "asdiv", "math500", "hotpotqa", "2wiki", "strategyqa")
@@ -193,6 +194,28 @@ def entry(work: Path, benchmark_name: str, model: str, formats: list[str]) -> di
     return result
 
 
+FIGURES = ("n", "cot_accuracy")
+"""An entry with neither figure has no run behind it."""
+
+
+def merge_entry(old: dict | None, new: dict) -> dict:
+    """The entry to write when ``new`` was rebuilt from this work folder's runs and ``old`` is what
+    the results file held: an entry with no run behind it changes nothing; otherwise the new figures
+    win, and what the old entry measured elsewhere (another step format's figures, the
+    chain-of-thought baseline, paired differences, notes) is kept where the new one has none."""
+    if not old:
+        return new
+    if not any(key in new for key in FIGURES):
+        return old
+    merged = dict(new)
+    for key, value in old.items():
+        if key in STEP_FORMATS or key.startswith("cot_") or key == "backend":
+            merged.setdefault(key, value)
+    if "paired" in old:
+        merged["paired"] = {**old["paired"], **new.get("paired", {})}
+    return merged
+
+
 def _paired(records: list[EvalRecord], reference: list[EvalRecord]) -> dict | None:
     """The accuracy difference on the shared questions, with its 95% paired bootstrap interval."""
     if not records or not reference:
@@ -260,13 +283,20 @@ def main() -> None:
                     key = f"{name}/{model}/{method}" if method == "cot" else f"{name}/{model}/{step_format}/{method}"
                     timings[key] = round(timings.get(key, 0.0) + spent, 1)
                     print(f"{key}: {spent} s", flush=True)
-                    result["benchmarks"].setdefault(name, {})[model] = entry(args.work, name, model, formats)
+                    _update(result, name, model, entry(args.work, name, model, formats))
                     _write(args.out, result)
-            result["benchmarks"].setdefault(name, {})[model] = entry(args.work, name, model, formats)
+            _update(result, name, model, entry(args.work, name, model, formats))
     result["machine"] = f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, no GPU"
     result["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write(args.out, result)
     print(json.dumps(result["benchmarks"], indent=1))
+
+
+def _update(result: dict, benchmark_name: str, model: str, new: dict) -> None:
+    entries = result["benchmarks"].setdefault(benchmark_name, {})
+    merged = merge_entry(entries.get(model), new)
+    if any(key in merged for key in FIGURES):
+        entries[model] = merged
 
 
 def _write(path: Path, result: dict) -> None:

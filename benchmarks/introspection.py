@@ -51,7 +51,8 @@ from adaswitch.introspection import fit_combiner
 
 FEATURES = ("mean_logprob", "min_logprob", "action_mean_logprob", "action_min_logprob", "first_logprob",
             "first_entropy", "numbers_unsupported", "result_negative", "result_fractional", "result_known",
-            "finish_unsupported", "question_numbers_unused", "finish_first", "is_finish", "position", "agreement")
+            "finish_unsupported", "question_numbers_unused", "finish_first", "is_finish", "position", "agreement",
+            "equations", "arithmetic_wrong")
 """Every feature scored and offered to the combiner (those a run did not record are skipped)."""
 L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 """Penalties tried for the combiner; the one with the best cross-validated AUROC on the fit run is kept."""

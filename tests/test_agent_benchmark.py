@@ -63,3 +63,20 @@ def test_the_hand_off_effect_counts_repairs_and_breaks_on_shared_questions(agent
     local = [rec("a", True), rec("b", False), rec("c", True), rec("d", False)]
     handoff = [rec("a", False), rec("b", True), rec("c", True), rec("e", True)]
     assert agent.handoff_effect(local, handoff) == {"paired": 3, "repaired": 1, "broken": 1}
+
+
+def test_a_rebuilt_entry_keeps_what_was_measured_elsewhere_and_an_empty_one_changes_nothing(agent):
+    old = {"step_format": "react", "n": 200, "accuracy": 0.37, "react": {"n": 200, "accuracy": 0.37},
+           "cot_accuracy": 0.46, "cot_n": 200, "backend": "llama-server",
+           "paired": {"react/local - cot": {"difference": -0.09}}}
+    new = {"step_format": "paragraphs", "n": 200, "accuracy": 0.41, "paragraphs": {"n": 200, "accuracy": 0.41},
+           "paired": {"paragraphs/local - cot": {"difference": -0.05}}}
+    merged = agent.merge_entry(old, new)
+    assert merged["step_format"] == "paragraphs" and merged["accuracy"] == 0.41
+    assert merged["react"] == old["react"] and merged["paragraphs"] == new["paragraphs"]
+    assert merged["cot_accuracy"] == 0.46 and merged["backend"] == "llama-server"
+    assert set(merged["paired"]) == {"react/local - cot", "paragraphs/local - cot"}
+    assert agent.merge_entry(old, {"step_format": "paragraphs"}) == old
+    result = {"benchmarks": {}}
+    agent._update(result, "svamp", "m", {"step_format": "paragraphs"})
+    assert result == {"benchmarks": {"svamp": {}}}  # no run, no entry

@@ -21,6 +21,7 @@ from adaswitch.introspection import (
 from adaswitch.introspection.consistency import outcome_of, step_outcome
 from adaswitch.introspection.features import entropy_of, step_features, token_features
 from adaswitch.model import Model, RetryPolicy
+from adaswitch.parsing import read_paragraph
 from adaswitch.policies import make_policy
 from adaswitch.prompts import task_prompts
 
@@ -52,6 +53,34 @@ def test_structural_features_flag_what_is_odd_on_its_face():
     again = step_features(view(Action(tool="calculate", argument="25 + 13"), ToolResult(text="38"), index=2,
                                trajectory=trajectory))
     assert again["result_known"] == 1.0
+
+
+def paragraph_view(text: str, index: int = 1, trajectory: str = "") -> StepView:
+    parsed = read_paragraph(text, "math")
+    return StepView(question=QUESTION, prompts=task_prompts("paragraphs", "math"), trajectory=trajectory,
+                    index=index, step_text=text, parsed=parsed, result=None, completion=Completion(text=text))
+
+
+def test_paragraph_features_check_the_arithmetic_a_paragraph_states():
+    right = step_features(paragraph_view("She buys 25 more, so 13 + 25 = 38 apples."))
+    assert right["equations"] == 1.0 and right["arithmetic_wrong"] == 0.0
+    assert right["numbers_unsupported"] == 0.0 and right["is_finish"] == 0.0
+    assert right["result_known"] == right["result_negative"] == right["result_fractional"] == 0.0
+    wrong = step_features(paragraph_view("So 13 + 25 = 48 apples, and 48 / 3 = 16."))
+    assert wrong["equations"] == 2.0 and wrong["arithmetic_wrong"] == 1.0
+    rounded = step_features(paragraph_view("Each gets 25 / 3 = 8.33 apples, or $13 x 2 = $26."))
+    assert rounded["equations"] == 2.0 and rounded["arithmetic_wrong"] == 0.0
+    assert rounded["result_fractional"] == 0.0  # the last number stated is 26
+    invented = step_features(paragraph_view("She had 9 baskets of 13, so 9 * 13 = 117."))
+    assert invented["numbers_unsupported"] == pytest.approx(2 / 5)  # both 9s; 117 is its own result
+    trajectory = "She buys 25 more, so 13 + 25 = 38 apples.\n\n"
+    answer = step_features(paragraph_view("She has 38 apples.\nAnswer: 38", index=2, trajectory=trajectory))
+    assert answer["is_finish"] == 1.0 and answer["finish_unsupported"] == 0.0
+    assert answer["finish_first"] == answer["question_numbers_unused"] == 0.0
+    guess = step_features(paragraph_view("Answer: 40"))
+    assert guess["finish_unsupported"] == guess["finish_first"] == guess["question_numbers_unused"] == 1.0
+    restated = step_features(paragraph_view("So she has 38.", index=2, trajectory=trajectory))
+    assert restated["result_known"] == 1.0
 
 
 def test_token_features_read_the_action_and_the_first_tokens():

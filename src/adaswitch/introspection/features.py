@@ -19,6 +19,14 @@ in the question nor in an earlier observation, nor are common constants), ``fini
 ``question_numbers_unused`` (at a ``finish``: share of the question's numbers no step has used),
 ``finish_first`` (a ``finish`` at step 1). QA: ``finish_unsupported`` (the answer appears in no
 observation). Both: ``position`` (the step's index) and ``is_finish``.
+
+Paragraph format (math; :func:`paragraph_features`): a paragraph has no action, so what it does is
+read from its text. ``equations`` (how many ``a op b = c`` statements it makes that the calculator
+can check) and ``arithmetic_wrong`` (one of them is false); ``numbers_unsupported`` (share of its
+numbers that appear neither in the question, nor in an earlier paragraph, nor as the result of one of
+its own equations, nor are common constants); ``result_negative``, ``result_fractional`` and
+``result_known`` of the last number it states; at the paragraph that answers, ``finish_unsupported``
+(the answer appears nowhere before), ``question_numbers_unused`` and ``finish_first`` as above.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from fractions import Fraction
 from adaswitch.backends.base import Completion, TokenLogprob
 from adaswitch.introspection.base import StepView
 from adaswitch.introspection.confidence import logprob_summary
+from adaswitch.tools.calculator import CalculatorError, calculate_value
 
 FIRST_TOKENS = 4
 """How many leading tokens of a step ``first_logprob`` and ``first_entropy`` read."""
@@ -40,12 +49,21 @@ COMMON_CONSTANTS = frozenset(
 """Numbers a calculation may use without the question stating them (units, percent, halves)."""
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 _OBSERVATION = re.compile(r"^Observation \d+:\s*(.*)$", re.MULTILINE)
+_EQUATION = re.compile(
+    r"(?<![\w.])([$(]*\d[\d.,$€£%()+\-*/×x÷· ]*?[\d)%])\s*=\s*[$€£]?\s*(-?\d[\d,]*(?:\.\d+)?)(?![\d.]*\d)")
+"""``a op b = c`` as chains of thought write it: the left side (digits, operators, parentheses,
+currency and percent signs) and the number stated after ``=``."""
+_OPERATOR = re.compile(r"\d%?\s*[-+*/×x÷·]\s*[$€£(]*\d")
+_ANSWER_LINE = re.compile(r"^\s*(?:final\s+)?answer\s*:.*$", re.IGNORECASE | re.MULTILINE)
 
 
 def step_features(view: StepView) -> dict[str, float]:
     """Every free feature of the step in ``view`` (see the module docstring)."""
     features = {"position": float(view.index)}
     features.update(token_features(view.completion, view.index))
+    if view.prompts.step_format == "paragraphs":
+        features.update(paragraph_features(view))
+        return features
     action = view.parsed.action
     if action is None:
         return features
@@ -78,6 +96,68 @@ def step_features(view: StepView) -> dict[str, float]:
             features["result_fractional"] = float(value.denominator != 1)
             features["result_known"] = float(value in known)
     return features
+
+
+def paragraph_features(view: StepView) -> dict[str, float]:
+    """The structural features of a paragraph step (see the module docstring); QA paragraphs get
+    ``is_finish`` only."""
+    action = view.parsed.action
+    finish = action is not None and action.tool == "finish"
+    features = {"is_finish": float(finish)}
+    if view.prompts.family != "math":
+        return features
+    body = _ANSWER_LINE.sub("", view.step_text) if finish else view.step_text
+    checked = [(stated, value) for stated, value in equations_in(body) if value is not None]
+    features["equations"] = float(len(checked))
+    features["arithmetic_wrong"] = float(any(not _close(value, stated) for stated, value in checked))
+    question_numbers = numbers_in(view.question)
+    earlier = numbers_in(view.trajectory)
+    results = {stated for stated, _ in equations_in(body)}
+    supported = set(question_numbers) | set(earlier) | results | COMMON_CONSTANTS
+    numbers = numbers_in(body)
+    features["numbers_unsupported"] = (sum(n not in supported for n in numbers) / len(numbers)) if numbers else 0.0
+    if numbers and not finish:
+        last = numbers[-1]
+        features["result_negative"] = float(last < 0)
+        features["result_fractional"] = float(last.denominator != 1)
+        features["result_known"] = float(last in earlier)
+    if finish:
+        answer = numbers_in(action.argument)
+        known = set(question_numbers) | set(earlier) | set(numbers)
+        features["finish_unsupported"] = float(bool(answer) and not any(a in known for a in answer))
+        features["finish_first"] = float(view.index == 1)
+        used = set(earlier) | set(numbers)
+        unused = [n for n in set(question_numbers) if n not in used and n not in COMMON_CONSTANTS]
+        features["question_numbers_unused"] = len(unused) / len(set(question_numbers)) if question_numbers else 0.0
+    return features
+
+
+def equations_in(text: str) -> list[tuple[Fraction, Fraction | None]]:
+    """Each ``a op b = c`` that ``text`` states: the stated ``c`` and the calculator's value of the
+    left side (None when the calculator cannot read it)."""
+    out = []
+    for match in _EQUATION.finditer(text):
+        left, right = match.group(1), match.group(2)
+        if not _OPERATOR.search(left):
+            continue
+        try:
+            stated = Fraction(right.replace(",", ""))
+        except (ValueError, ZeroDivisionError):
+            continue
+        try:
+            value: Fraction | None = calculate_value(left)
+        except CalculatorError:
+            value = None
+        out.append((stated, value))
+    return out
+
+
+def _close(value: Fraction, stated: Fraction) -> bool:
+    """Whether ``stated`` is ``value`` as a chain of thought would write it: exactly, rounded to the
+    decimals it shows (``10 / 3 = 3.33``), or within half a percent."""
+    decimals = next((k for k in range(12) if (stated * 10**k).denominator == 1), 12)
+    tolerance = max(Fraction(1, 2 * 10**decimals), abs(value) / 200)
+    return abs(value - stated) <= tolerance
 
 
 def token_features(completion: Completion, index: int) -> dict[str, float]:

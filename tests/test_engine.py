@@ -422,6 +422,26 @@ def test_paragraph_steps_switch_to_the_cloud_like_any_step():
     assert steps[-1].messages[-1].content == "She has 3 + 4 = 7 apples.\n\n"
 
 
+def test_a_paragraph_that_announces_what_follows_takes_the_next_paragraph_into_its_step():
+    local = FakeBackend(FakeScript(rules=[
+        paragraph(1, "To solve this, we follow these steps:"), paragraph(2, "She has 3 + 4 = 7 apples."),
+        paragraph(3, "Answer: 7"),
+    ]), name="fake-local")
+    trace = engine(local, None, "local", step_format="paragraphs").solve(QUESTION)
+    first, last = trace.steps
+    assert first.text == "To solve this, we follow these steps:\n\nShe has 3 + 4 = 7 apples."
+    assert [c.purpose for c in first.calls] == ["step", "step"] and last.action.tool == "finish"
+    assert local.requests[1].messages[-1].content == "To solve this, we follow these steps:\n\n"
+    # a cloud step that only announces its plan goes on the same way, and a step stops taking
+    # paragraphs in after two
+    cloud = FakeBackend(FakeScript(rules=[paragraph(1, "Steps:"), paragraph(2, "First:"), paragraph(3, "Then:"),
+                                          paragraph(4, "Never asked.")]), name="fake-cloud")
+    rest = FakeBackend(FakeScript(default=FakeReply(text="Answer: 7")), name="fake-local")
+    trace = engine(rest, cloud, "handoff", step_format="paragraphs").solve(QUESTION)
+    assert trace.steps[0].author == "cloud" and trace.steps[0].text == "Steps:\n\nFirst:\n\nThen:"
+    assert len(cloud.requests) == 3
+
+
 def test_a_paragraph_format_text_that_ends_without_an_answer_line_is_answered_from_its_last_number():
     local = FakeBackend(FakeScript(rules=[paragraph(1, "So she has 7 apples."), paragraph(2, "")]), name="fake-local")
     trace = engine(local, None, "local", step_format="paragraphs").solve(QUESTION)

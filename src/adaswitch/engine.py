@@ -459,6 +459,10 @@ class Collaboration:
             completion, action_reply = self._complete_action(model, run, request, completion, index)
             calls.append(call_record(action_reply, model.role, "action", constrained=True))
             faults += action_reply.faults
+        if run.prompts.step_format == "paragraphs" and announces_more(completion):
+            completion, more = self._complete_paragraph(model, run, request, completion)
+            calls += [call_record(r, model.role, purpose) for r in more]
+            faults += [f for r in more for f in r.faults]
         if run.budget is not None:
             run.budget.spend(calls)
         if run.prompts.step_format == "paragraphs":
@@ -467,6 +471,27 @@ class Collaboration:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
         return Candidate(model.role, raw, parsed, result, text, completion, calls, faults, request=request)
+
+    def _complete_paragraph(
+        self, model: Model, run: _Run, request: CompletionRequest, completion: Completion
+    ) -> tuple[Completion, list[Reply]]:
+        """Go on writing a paragraph step that only announces what follows (it ends in a colon: "we
+        need to follow these steps:"), so that every step does something: the next paragraph joins
+        it, up to :data:`PARAGRAPH_CONTINUATIONS` times and within the step's token limit."""
+        replies: list[Reply] = []
+        written = completion.completion_tokens
+        while announces_more(completion) and len(replies) < PARAGRAPH_CONTINUATIONS:
+            left = self.settings.max_step_tokens - written
+            if run.budget is not None:
+                left = min(left, run.budget.left - written)
+            if left <= 0:
+                break
+            text = completion.text.rstrip() + PARAGRAPH_JOIN
+            reply = self._complete(model, continued(request, text).model_copy(update={"max_tokens": left}))
+            replies.append(reply)
+            written += reply.completion.completion_tokens
+            completion = joined_completion(completion, text, reply.completion)
+        return completion, replies
 
     @staticmethod
     def _complete(model: Model, request: CompletionRequest) -> Reply:
@@ -490,29 +515,14 @@ class Collaboration:
 
         Without this a long thought (a list of numbers, digits one token each) never reaches its action
         and the step is forced to p = 1; with it the step is what the model would act on next."""
-        thought = first.text.rstrip()
-        bridge = f"\nAction {index}: "
-        messages = [*request.messages[:-1],
-                    Message(role="assistant", content=request.messages[-1].content + thought + bridge)]
-        follow = request.model_copy(update={
-            "messages": messages,
+        written = first.text.rstrip() + f"\nAction {index}: "
+        follow = continued(request, written).model_copy(update={
             "max_tokens": ACTION_TOKENS if run.budget is None
             else max(1, min(ACTION_TOKENS, run.budget.left - first.completion_tokens)),
             "grammar": action_grammar(run.prompts.family, run.answer_type),
         })
         reply = self._complete(model, follow)
-        second = reply.completion
-        logprobs = (first.logprobs or []) + (second.logprobs or []) if first.logprobs is not None else None
-        merged = Completion(
-            text=thought + bridge + second.text,
-            prompt_tokens=first.prompt_tokens,
-            completion_tokens=first.completion_tokens + second.completion_tokens,
-            recomputed_prompt_tokens=first.recomputed_prompt_tokens + second.recomputed_prompt_tokens,
-            finish_reason=second.finish_reason,
-            latency_s=first.latency_s + second.latency_s,
-            logprobs=logprobs,
-        )
-        return merged, reply
+        return joined_completion(first, written, reply.completion), reply
 
     def _judge(self, run: _Run, index: int, candidate: Candidate, calls: list[CallRecord]) -> None:
         earlier = [step.action for step in run.steps if step.action is not None]
@@ -589,6 +599,38 @@ def wasted_step(parsed: ParsedStep, result: ToolResult | None, earlier: list[Ste
         return True
     return any(step.action is not None and step.action.tool == "calculate" and step.tool_ok
                and step.observation.strip() == result.text.strip() for step in earlier)
+
+
+PARAGRAPH_CONTINUATIONS = 2
+"""How many following paragraphs a paragraph that announces them may take into its step."""
+PARAGRAPH_JOIN = "\n\n"
+
+
+def announces_more(completion: Completion) -> bool:
+    """A paragraph that stopped at a blank line right after a colon: it introduces what follows."""
+    return completion.finish_reason == "stop" and completion.text.rstrip().endswith(":")
+
+
+def continued(request: CompletionRequest, written: str) -> CompletionRequest:
+    """``request`` again, its final (assistant) message followed by ``written``."""
+    *earlier, partial = request.messages
+    return request.model_copy(update={
+        "messages": [*earlier, Message(role=partial.role, content=partial.content + written)]})
+
+
+def joined_completion(first: Completion, first_text: str, then: Completion) -> Completion:
+    """One step written in two calls (``first``, shown as ``first_text``, then ``then``): its text,
+    tokens, time and log-probabilities in one; the prompt is the first call's."""
+    logprobs = (first.logprobs or []) + (then.logprobs or []) if first.logprobs is not None else None
+    return Completion(
+        text=first_text + then.text,
+        prompt_tokens=first.prompt_tokens,
+        completion_tokens=first.completion_tokens + then.completion_tokens,
+        recomputed_prompt_tokens=first.recomputed_prompt_tokens + then.recomputed_prompt_tokens,
+        finish_reason=then.finish_reason,
+        latency_s=first.latency_s + then.latency_s,
+        logprobs=logprobs,
+    )
 
 
 def read_paragraph_step(written: str, trajectory: str, family: str) -> tuple[str, ParsedStep, str]:

@@ -76,12 +76,16 @@ def tokens_per_second(records: Iterable[EvalRecord], agent: str) -> float | None
     return round(tokens / seconds, 1) if seconds else None
 
 
-def summarize(records: list[EvalRecord], author: str = "local") -> dict:
-    """The figures of one run: n, accuracy (and F1 for QA), forced share, step-limit share, speed."""
+def summarize(records: list[EvalRecord], author: str | None = None) -> dict:
+    """The figures of one run: n, accuracy (and F1 for QA), forced share, step-limit share, speed.
+    The steps counted are ``author``'s; by default the cloud's in a cloud-only run (an
+    ``adaswitch eval --mode cloud`` run of a model stands for that model alone), else the local's."""
     n = len(records)
     summary: dict = {"n": n}
     if not n:
         return summary
+    if author is None:
+        author = "cloud" if all(r.trace.mode == "cloud" for r in records) else "local"
     summary["accuracy"] = round(sum(r.score.value for r in records) / n, 4)
     f1 = [r.score.f1 for r in records if r.score.f1 is not None]
     if f1:

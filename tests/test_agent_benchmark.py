@@ -80,3 +80,11 @@ def test_a_rebuilt_entry_keeps_what_was_measured_elsewhere_and_an_empty_one_chan
     result = {"benchmarks": {}}
     agent._update(result, "svamp", "m", {"step_format": "paragraphs"})
     assert result == {"benchmarks": {"svamp": {}}}  # no run, no entry
+
+
+def test_a_cloud_only_run_is_summarized_by_the_cloud_steps(agent):
+    record = _record([_step(1, Action(tool="finish", argument="7"), author="cloud", agent="cloud")], True)
+    record.trace.mode = "cloud"
+    summary = agent.summarize([record])
+    assert summary["forced_share"] == 0.0 and summary["tokens_per_s"] == 20.0
+    assert agent.summarize([record], author="local")["forced_share"] is None

@@ -88,6 +88,11 @@ def main() -> None:
     parser.add_argument("--cloud", type=Path, help="cloud-only run of the test slice (cascade, curve endpoint)")
     parser.add_argument("--combiner-out", type=Path, default=Path("runs/introspection/combiner.json"))
     parser.add_argument("--out", type=Path, default=Path("docs/results/introspection.json"))
+    parser.add_argument("--within", default="",
+                        help="write the entry under BENCH.NAME (e.g. a second step format's runs), "
+                             "leaving the benchmark's own figures as they are")
+    parser.add_argument("--keep", default="consistency,paragraphs", type=lambda t: set(filter(None, t.split(","))),
+                        help="entries of the benchmark that the rewrite keeps (figures made by other runs)")
     parser.add_argument("--calibration-out", type=Path,
                         help="folder for calibration files of the combiner and the position baseline on the fit run")
     args = parser.parse_args()
@@ -137,10 +142,25 @@ def main() -> None:
                           "machine": f"{platform.machine()}, {platform.system()}",
                           "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     out = json.loads(args.out.read_text()) if args.out.exists() else {}
-    out[args.benchmark] = entry
+    if args.within:
+        out.setdefault(args.benchmark, {})[args.within] = entry
+    else:
+        out[args.benchmark] = kept_from(out.get(args.benchmark, {}), entry, args.keep)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({k: v for k, v in entry.items() if k != "combiner"}, indent=1))
+
+
+def kept_from(old: dict, entry: dict, keep: set[str]) -> dict:
+    """``entry``, with what ``old`` holds under the names in ``keep`` that this run did not make: a
+    signal scored by another run (``consistency``), a second step format's figures (``paragraphs``)."""
+    merged = dict(entry)
+    for name in keep:
+        if name in old.get("signals", {}) and name not in entry["signals"]:
+            merged["signals"] = {**merged["signals"], name: old["signals"][name]}
+        if name in old and name not in entry:
+            merged[name] = old[name]
+    return merged
 
 
 def write_calibrations(folder: Path, records: list, config, combiner, args: argparse.Namespace) -> None:

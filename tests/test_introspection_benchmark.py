@@ -32,15 +32,24 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
         result = runner.invoke(cli, ["eval", *common, *args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
     out = tmp_path / "introspection.json"
-    out.write_text(json.dumps({"svamp": {"kept": True}}))
-    monkeypatch.setattr(sys, "argv", [
-        "introspection.py", "--fit", str(tmp_path / "fit"), "--test", str(tmp_path / "test"),
-        "--curve", f"random={tmp_path / 'random'}", "--local", str(tmp_path / "test"), "--cloud", str(tmp_path / "cloud"),
-        "--combiner-out", str(tmp_path / "combiner.json"), "--calibration-out", str(tmp_path / "cal"), "--out", str(out)])
+    out.write_text(json.dumps({"svamp": {"kept": True}, "gsm8k": {
+        "signals": {"consistency": {"auroc_first": 0.78}, "confidence": {"auroc_first": 0.0}}, "paragraphs": {"n": 1}}}))
+    argv = ["introspection.py", "--fit", str(tmp_path / "fit"), "--test", str(tmp_path / "test"),
+            "--curve", f"random={tmp_path / 'random'}", "--local", str(tmp_path / "test"), "--cloud", str(tmp_path / "cloud"),
+            "--combiner-out", str(tmp_path / "combiner.json"), "--calibration-out", str(tmp_path / "cal"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
     benchmark_script("introspection").main()
     written = json.loads(out.read_text())
     assert written["svamp"] == {"kept": True}  # other benchmarks' entries stay
     entry = written["gsm8k"]
+    # figures made by other runs stay (a signal scored elsewhere, the other step format's entry);
+    # what this run scores is replaced
+    assert entry["signals"]["consistency"] == {"auroc_first": 0.78} and entry["paragraphs"] == {"n": 1}
+    assert entry["signals"]["confidence"]["auroc_first"] != 0.0
+    monkeypatch.setattr(sys, "argv", [*argv, "--within", "paragraphs"])
+    benchmark_script("introspection").main()
+    again = json.loads(out.read_text())["gsm8k"]
+    assert again["paragraphs"]["n"] == 6 and again["signals"] == entry["signals"]
     assert entry["n"] == 6 and entry["local_accuracy"] == entry["cloud_accuracy"]
     assert {"confidence", "min_logprob", "position", "combined"} <= set(entry["signals"])
     assert set(entry["signals"]["combined"]) >= {"auroc_first", "auroc_within_wrong", "ci"}

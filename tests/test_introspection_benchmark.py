@@ -31,6 +31,9 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
                  ["--limit", "6", "--mode", "random", "--switch-rate", "0.5", "--out", str(tmp_path / "random")]):
         result = runner.invoke(cli, ["eval", *common, *args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
+    share = benchmark_script("cloud_share").cloud_share
+    assert share(tmp_path / "cloud") == 1.0 and share(tmp_path / "test") == 0.0
+    assert 0.0 < share(tmp_path / "random") < 1.0
     out = tmp_path / "introspection.json"
     out.write_text(json.dumps({"svamp": {"kept": True}, "gsm8k": {
         "signals": {"consistency": {"auroc_first": 0.78}, "confidence": {"auroc_first": 0.0}}, "paragraphs": {"n": 1}}}))

@@ -506,3 +506,27 @@ def test_large_blocks_go_back_to_the_os_where_glibc_runs():
 
     accepted = return_large_blocks_to_the_os()
     assert accepted is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
+def test_overwrite_removes_the_earlier_run_at_once_so_a_stopped_rerun_resumes_without_it(tmp_path, monkeypatch):
+    from adaswitch.learning import finetune as finetune_module
+
+    out = tmp_path / "run"
+    (out / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (out / "finetune.json").write_text("{}")
+
+    class Loading(Exception):
+        pass
+
+    def stop_loading(base):
+        raise Loading(base)
+
+    monkeypatch.setattr(finetune_module, "load_base", stop_loading)
+    with pytest.raises(FileExistsError, match="pass overwrite"):
+        finetune("smollm2-135m", WRONG_STEPS, out)
+    assert (out / "finetune.json").exists()
+    with pytest.raises(Loading):  # stopped before training, as a killed rerun would be
+        finetune("smollm2-135m", WRONG_STEPS, out, overwrite=True)
+    assert not (out / "finetune.json").exists() and not (out / "checkpoints").exists()
+    with pytest.raises(Loading):  # the rerun needs no overwrite now
+        finetune("smollm2-135m", WRONG_STEPS, out)

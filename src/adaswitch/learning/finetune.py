@@ -212,8 +212,9 @@ def finetune(
         raise FileExistsError(f"{out_dir} already holds a fine-tuned model; pass overwrite to replace it")
     require_learn_extra()
     checkpoints = out_dir / CHECKPOINTS
-    if overwrite and checkpoints.exists():
-        shutil.rmtree(checkpoints)
+    if overwrite:  # the earlier run is gone at once, so that this one, if stopped, resumes without overwrite
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        (out_dir / "finetune.json").unlink(missing_ok=True)
 
     with _quiet(not progress), _torch_threads(settings.threads):
         loaded = load_base(base)

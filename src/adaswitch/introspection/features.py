@@ -77,13 +77,10 @@ def step_features(view: StepView) -> dict[str, float]:
     question_numbers = numbers_in(view.question)
     known = [n for o in observations for n in numbers_in(o)]
     if action.tool == "finish":
-        answer = numbers_in(action.argument)
-        features["finish_unsupported"] = float(bool(answer) and not any(a in known or a in question_numbers
-                                                                        for a in answer))
-        features["finish_first"] = float(view.index == 1)
-        used = set(numbers_in(view.trajectory)) | set(numbers_in(view.step_text))
-        unused = [n for n in set(question_numbers) if n not in used and n not in COMMON_CONSTANTS]
-        features["question_numbers_unused"] = len(unused) / len(set(question_numbers)) if question_numbers else 0.0
+        features.update(_finish_features(
+            numbers_in(action.argument), supported=set(known) | set(question_numbers),
+            used=set(numbers_in(view.trajectory)) | set(numbers_in(view.step_text)),
+            question_numbers=question_numbers, index=view.index))
         return features
     if action.tool == "calculate":
         argument = numbers_in(action.argument)
@@ -107,12 +104,13 @@ def paragraph_features(view: StepView) -> dict[str, float]:
     if view.prompts.family != "math":
         return features
     body = _ANSWER_LINE.sub("", view.step_text) if finish else view.step_text
-    checked = [(stated, value) for stated, value in equations_in(body) if value is not None]
+    stated_equations = equations_in(body)
+    checked = [(stated, value) for stated, value in stated_equations if value is not None]
     features["equations"] = float(len(checked))
     features["arithmetic_wrong"] = float(any(not _close(value, stated) for stated, value in checked))
     question_numbers = numbers_in(view.question)
     earlier = numbers_in(view.trajectory)
-    results = {stated for stated, _ in equations_in(body)}
+    results = {stated for stated, _ in stated_equations}
     supported = set(question_numbers) | set(earlier) | results | COMMON_CONSTANTS
     numbers = numbers_in(body)
     features["numbers_unsupported"] = (sum(n not in supported for n in numbers) / len(numbers)) if numbers else 0.0
@@ -122,14 +120,22 @@ def paragraph_features(view: StepView) -> dict[str, float]:
         features["result_fractional"] = float(last.denominator != 1)
         features["result_known"] = float(last in earlier)
     if finish:
-        answer = numbers_in(action.argument)
-        known = set(question_numbers) | set(earlier) | set(numbers)
-        features["finish_unsupported"] = float(bool(answer) and not any(a in known for a in answer))
-        features["finish_first"] = float(view.index == 1)
-        used = set(earlier) | set(numbers)
-        unused = [n for n in set(question_numbers) if n not in used and n not in COMMON_CONSTANTS]
-        features["question_numbers_unused"] = len(unused) / len(set(question_numbers)) if question_numbers else 0.0
+        features.update(_finish_features(
+            numbers_in(action.argument), supported=set(question_numbers) | set(earlier) | set(numbers),
+            used=set(earlier) | set(numbers), question_numbers=question_numbers, index=view.index))
     return features
+
+
+def _finish_features(answer: list[Fraction], *, supported: set[Fraction], used: set[Fraction],
+                     question_numbers: list[Fraction], index: int) -> dict[str, float]:
+    """The features of a step that answers: an answer from nowhere (``supported`` holds what it may
+    come from), an answer at step 1, and the share of the question's numbers no step has ``used``."""
+    unused = [n for n in set(question_numbers) if n not in used and n not in COMMON_CONSTANTS]
+    return {
+        "finish_unsupported": float(bool(answer) and not any(a in supported for a in answer)),
+        "finish_first": float(index == 1),
+        "question_numbers_unused": len(unused) / len(set(question_numbers)) if question_numbers else 0.0,
+    }
 
 
 def equations_in(text: str) -> list[tuple[Fraction, Fraction | None]]:

@@ -10,7 +10,8 @@ time, so the table can be filled in sittings.
 
 The step-format methods (``local``, ``handoff1``, ``handoff2``) run in each format of
 ``--formats`` (``react``: Thought / Action / Observation with tools under the step grammar;
-``paragraphs``: plain chain of thought, one paragraph per step); ``cot`` runs once. An entry's
+``paragraphs``: plain chain of thought, one paragraph per step; ``paragraphs+code``: the same, the
+python a step writes run by the engine, ``--run-code``); ``cot`` runs once. An entry's
 top-level figures are those of the first format given; every format's figures are kept under its
 name.
 
@@ -37,6 +38,10 @@ from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.evaluation.runner import Method, run_method, select_samples
 from adaswitch.prompts import STEP_FORMATS
 from adaswitch.solver import EndpointSettings, Solver, SolverSettings
+
+CODE_FORMAT = "paragraphs+code"
+"""The paragraph format with the python a step writes run by the engine (``--run-code``)."""
+AGENT_FORMATS = (*STEP_FORMATS, CODE_FORMAT)
 
 ALL = ("gsm8k", "svamp", "asdiv", "math500", "hotpotqa", "2wiki", "strategyqa")
 CLOUD = "qwen2.5-coder-1.5b"
@@ -133,7 +138,8 @@ def run_one(
         cloud=served(CLOUD) if handoff else None,
         mode="handoff" if handoff else method,
         cloud_steps=(int(method.removeprefix("handoff")),) if handoff else (1,),
-        step_format=step_format,
+        step_format="paragraphs" if step_format == CODE_FORMAT else step_format,
+        run_code=step_format == CODE_FORMAT,
         local_endpoint=EndpointSettings(parallel=max(workers, 1)),
         cloud_endpoint=EndpointSettings(parallel=max(workers, 1)),
     )
@@ -213,7 +219,7 @@ def merge_entry(old: dict | None, new: dict) -> dict:
         return old
     merged = dict(new)
     for key, value in old.items():
-        if key in STEP_FORMATS or key.startswith("cot_") or key == "backend":
+        if key in AGENT_FORMATS or key.startswith("cot_") or key == "backend":
             merged.setdefault(key, value)
     if "paired" in old:
         merged["paired"] = {**old["paired"], **new.get("paired", {})}

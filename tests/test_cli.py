@@ -98,3 +98,17 @@ def test_eval_and_sweep_errors_are_one_line_and_come_before_any_model_loads(tmp_
     assert "--threshold would be ignored" in _one_line_error(ignored)
     load = runner.invoke(cli, ["eval", "gsm8k", "--out", out, "--limit", "1", "--local", missing_model, "--mode", "local"])
     assert "cannot load the models" in _one_line_error(load) and "absent.gguf" in load.output
+
+
+def test_run_code_runs_the_python_a_paragraph_writes(tmp_path):
+    script = tmp_path / "coder.json"
+    script.write_text(json.dumps({"rules": [
+        {"match": "^$", "text": "```python\nprint(3 + 4)\n```\n```output\n8\n```"},
+        {"match": "```output\\n7\\n```\\n\\n$", "text": "Answer: 7"},
+    ], "default": {"text": "Answer: 8"}}))
+    out = tmp_path / "trace.json"
+    result = run(["solve", "Ann has 3 apples and buys 4. How many?", "--local", f"fake:{script}", "--mode", "local",
+                  "--step-format", "paragraphs", "--run-code", "-o", str(out)])
+    assert result.exit_code == 0
+    trace = Trace.from_json(out.read_text())
+    assert trace.answer == "7" and trace.settings["run_code"] is True

@@ -618,3 +618,21 @@ def test_a_per_question_temperature_is_that_of_the_sampled_writes_only():
     seen.clear()
     engine(local, None, "self-reflection").solve(QUESTION)
     assert {t for t, _ in seen} == {0.0, 0.7}
+
+
+def test_with_run_code_a_paragraph_shows_the_real_output_of_its_python_not_the_one_it_made_up():
+    code = "We add them.\n```python\na = 3\nb = 4\nprint(a + b)\n```\n```output\n8\n```"
+
+    def local() -> FakeBackend:
+        return FakeBackend(FakeScript(rules=[
+            FakeReply(match=r"^$", text=code),
+            FakeReply(match=r"```output\n7\n```\n\n$", text="Answer: 7"),
+        ], default=FakeReply(text="Answer: 8")), name="fake-local")
+
+    backend = local()
+    trace = engine(backend, None, "local", step_format="paragraphs", run_code=True).solve(QUESTION)
+    assert trace.steps[0].text == "We add them.\n```python\na = 3\nb = 4\nprint(a + b)\n```\n```output\n7\n```"
+    assert trace.answer == "7" and "```output" in backend.requests[0].stop
+    assert trace.settings["run_code"] is True
+    trace = engine(local(), None, "local", step_format="paragraphs").solve(QUESTION)
+    assert trace.steps[0].text == code and trace.answer == "8"  # off: the model's own output stands

@@ -29,6 +29,7 @@ from adaswitch.parsing import extract_answer_from_text, parse_step, read_paragra
 from adaswitch.policies import Policy
 from adaswitch.prompts import STEP_FORMATS, TaskPrompts, prompts_in_style, task_prompts
 from adaswitch.tools import Toolbox, math_toolbox, qa_toolbox
+from adaswitch.tools.python_runner import OUTPUT_FENCE, output_block, program_before_output, run_program
 from adaswitch.trace import Agent, CallRecord, FaultRecord, Proposal, StepRecord, Trace
 from adaswitch.trajectory import append_step, final_answer, is_finish, is_plain_number, render_trajectory
 
@@ -59,6 +60,9 @@ class EngineSettings:
     step_format: str = "react"
     """``react`` (Thought / Action / Observation with tools) or ``paragraphs`` (plain chain of
     thought, one paragraph per step; :class:`adaswitch.prompts.ParagraphPrompts`)."""
+    run_code: bool = False
+    """Paragraph format, math: run the python a step writes and show its real output
+    (:mod:`adaswitch.tools.python_runner`) instead of letting the model write one."""
 
     def __post_init__(self) -> None:
         if self.step_format not in STEP_FORMATS:
@@ -444,7 +448,7 @@ class Collaboration:
             continue_final=True,
             max_tokens=run.cap(self.settings.max_step_tokens),
             temperature=temperature,
-            stop=run.prompts.stops(index),
+            stop=self._stops(run, index),
             logprobs=want_logprobs,
             top_logprobs=FIRST_TOKEN_ALTERNATIVES if want_logprobs else 0,
             seed=seed if seed is not None else run.seed,
@@ -463,6 +467,8 @@ class Collaboration:
             completion, more = self._complete_paragraph(model, run, request, completion)
             calls += [call_record(r, model.role, purpose) for r in more]
             faults += [f for r in more for f in r.faults]
+        if self._runs_code(run):
+            completion = _with_program_output(completion, run.trajectory)
         if run.budget is not None:
             run.budget.spend(calls)
         if run.prompts.step_format == "paragraphs":
@@ -471,6 +477,15 @@ class Collaboration:
             raw, parsed, text = read_step(completion.text, index, run.prompts.family)
         result = _run_tool(run.toolbox, parsed)
         return Candidate(model.role, raw, parsed, result, text, completion, calls, faults, request=request)
+
+    def _runs_code(self, run: _Run) -> bool:
+        return self.settings.run_code and run.prompts.step_format == "paragraphs" and run.prompts.family == "math"
+
+    def _stops(self, run: _Run, index: int) -> list[str]:
+        """Where a step stops: the format's stops, and where a model would begin its code's output
+        when the engine runs the code instead."""
+        stops = run.prompts.stops(index)
+        return [*stops, OUTPUT_FENCE] if self._runs_code(run) else stops
 
     def _complete_paragraph(
         self, model: Model, run: _Run, request: CompletionRequest, completion: Completion
@@ -562,6 +577,7 @@ class Collaboration:
             "retry_temperature": s.retry_temperature,
             "seed": s.seed,
             "step_format": s.step_format,
+            "run_code": s.run_code or None,
             "constrain": s.constrain,
             "waste_retries": s.waste_retries,
             "cloud_steps": list(self.policy.cloud_steps) if self.policy.mode == "handoff" else None,
@@ -631,6 +647,15 @@ def joined_completion(first: Completion, first_text: str, then: Completion) -> C
         latency_s=first.latency_s + then.latency_s,
         logprobs=logprobs,
     )
+
+
+def _with_program_output(completion: Completion, trajectory: str) -> Completion:
+    """``completion`` with the real output of its python block after it, when it ends right after
+    one (:func:`adaswitch.tools.python_runner.program_before_output`); else as it is."""
+    blocks = program_before_output(trajectory, completion.text)
+    if blocks is None:
+        return completion
+    return completion.model_copy(update={"text": completion.text.rstrip() + output_block(run_program(blocks))})
 
 
 def read_paragraph_step(written: str, trajectory: str, family: str) -> tuple[str, ParsedStep, str]:

@@ -89,6 +89,9 @@ class SolverSettings(BaseModel):
     step_format: Literal["react", "paragraphs"] = "react"
     """``react``: Thought / Action / Observation with tools; ``paragraphs``: plain chain of thought,
     one paragraph per step (see :class:`adaswitch.prompts.ParagraphPrompts`)."""
+    run_code: bool = False
+    """Paragraph format, math: run the python a step writes and show its real output instead of
+    the one the model would make up (:mod:`adaswitch.tools.python_runner`)."""
     max_steps: int | None = None
     """None: 10 steps in the react format, 16 paragraphs in the paragraph format."""
     max_step_tokens: int | None = None
@@ -213,6 +216,7 @@ class Solver:
             max_steps=s.max_steps or (16 if s.step_format == "paragraphs" else 10),
             max_step_tokens=s.max_step_tokens or (256 if s.step_format == "paragraphs" else 160),
             step_format=s.step_format,
+            run_code=s.run_code,
             on_cloud_error=s.on_cloud_error,
             seed=s.seed,
             constrain=s.constrain,

@@ -54,6 +54,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  envvar="ADASWITCH_STEP_FORMAT",
                  help="react: Thought / Action / Observation steps with tools; paragraphs: plain chain of "
                       "thought, one paragraph per step, no tools."),
+    click.option("--run-code/--no-run-code", default=False, show_default=True, envvar="ADASWITCH_RUN_CODE",
+                 help="Paragraph format, math: run the python a step writes (a restricted interpreter in a child "
+                      "process) and show its real output instead of the one the model would make up."),
     click.option("--max-steps", type=click.IntRange(1, 50), default=None, envvar="ADASWITCH_MAX_STEPS",
                  help="Step limit (default 10 react steps, 16 paragraphs)."),
     click.option("--constrain/--no-constrain", default=True, show_default=True, envvar="ADASWITCH_CONSTRAIN",
@@ -130,6 +133,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         max_retries=options["max_retries"],
         max_steps=options["max_steps"],
         step_format=options["step_format"],
+        run_code=options["run_code"],
         constrain=options["constrain"],
         cloud_steps=_step_indices(options["cloud_steps"]),
         on_cloud_error=options["on_cloud_error"],

@@ -43,9 +43,10 @@ import shutil
 import signal
 import statistics
 import sys
+import tempfile
 import time
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from adaswitch.learning.finetune_settings import FinetuneSettings
@@ -73,7 +74,7 @@ SPEED_STEPS = 8
 
 def prepare(records_file: Path, bundle: Path, n: int, tokenizer_model: str) -> None:
     import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    from transformers import AutoTokenizer
 
     from adaswitch.embedded import resolve_model
 
@@ -83,10 +84,7 @@ def prepare(records_file: Path, bundle: Path, n: int, tokenizer_model: str) -> N
     held_out = next(r for r in records[n:] if r.source and r.source.get("sample_id") not in questions)
     gguf = resolve_model(tokenizer_model)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, **TINY)
-    model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model = random_qwen2(tokenizer, TINY).to(torch.bfloat16)
     base = bundle / "base"
     model.save_pretrained(str(base))
     tokenizer.save_pretrained(str(base))
@@ -95,6 +93,17 @@ def prepare(records_file: Path, bundle: Path, n: int, tokenizer_model: str) -> N
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
     print(f"bundle {bundle}: {len(train)} records of {len(questions)} questions, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, {size / 2**20:.1f} MiB")
+
+
+def random_qwen2(tokenizer: Any, shape: dict[str, Any]) -> Any:
+    """A Qwen2 model of ``shape`` over ``tokenizer``'s vocabulary, its weights drawn with seed 0."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, **shape)
+    return Qwen2ForCausalLM(config)
 
 
 def _stop_during(step: int) -> Any:
@@ -190,7 +199,7 @@ def train(bundle: Path, out: Path, settings: FinetuneSettings = SETTINGS) -> Non
 
 def speed(bundle: Path, out: Path) -> None:
     import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    from transformers import AutoTokenizer
 
     from adaswitch.learning.finetune import finetune
 
@@ -199,11 +208,8 @@ def speed(bundle: Path, out: Path) -> None:
     gpu = torch.cuda.is_available()
     shutil.rmtree(work, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(str(bundle / "base"))
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, **LOCAL_SHAPE)
     base = work / "base"
-    Qwen2ForCausalLM(config).save_pretrained(str(base))
+    random_qwen2(tokenizer, LOCAL_SHAPE).save_pretrained(str(base))
     tokenizer.save_pretrained(str(base))
     records = read_records(bundle / "records.jsonl")
     figures = {}
@@ -222,7 +228,7 @@ def speed(bundle: Path, out: Path) -> None:
             "losses": result.losses,
         }
         print(method, json.dumps(figures[method]), "completion tokens in the records:", tokens)
-    lengths = [len(example) for example in _example_lengths(records, tokenizer)]
+    lengths = _example_lengths(records, tokenizer)
     result = {
         "what": "fine-tuning steps of a randomly initialised model of Qwen2.5-0.5B's shape, batch 4 of the "
                 "bundle's gold practice records, on a GPU machine; weights are random, so only times and memory count",
@@ -237,11 +243,12 @@ def speed(bundle: Path, out: Path) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _example_lengths(records: list[SFTRecord], tokenizer: Any) -> list[list[int]]:
+def _example_lengths(records: list[SFTRecord], tokenizer: Any) -> list[int]:
+    """Tokens of each record's training example (prompt and completion)."""
     from adaswitch.learning.examples import template_for, tokenize_record
 
     template = template_for(tokenizer)
-    return [tokenize_record(record, tokenizer, template)["input_ids"] for record in records]
+    return [len(tokenize_record(record, tokenizer, template)["input_ids"]) for record in records]
 
 
 def verify(bundle: Path, trained: Path, out: Path) -> None:
@@ -254,8 +261,9 @@ def verify(bundle: Path, trained: Path, out: Path) -> None:
     result = json.loads((trained / "gpu_check.json").read_text())
     held_out = read_records(bundle / "held_out.jsonl")[0]
     on_gpu = np.load(trained / "logprobs_gpu.npy")
-    adapter = Path("/tmp/gpu-check-adapter")
-    adapter.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="gpu-check-"))
+    adapter = scratch / "adapter"
+    adapter.mkdir()
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         (adapter / name).write_bytes((trained / name).read_bytes())
     here = held_out_logprobs(bundle / "base", held_out, "cpu", adapter=adapter)
@@ -268,8 +276,8 @@ def verify(bundle: Path, trained: Path, out: Path) -> None:
         "base_vs_gpu_max_abs_logprob_gap": float(np.abs(base_only - on_gpu).max()),
     }
     start = time.perf_counter()
-    base_gguf = export_gguf(bundle / "base", Path("/tmp/gpu-check-base.gguf"), "f32")
-    lora_gguf = export_lora_gguf(adapter, Path("/tmp/gpu-check-lora.gguf"), bundle / "base", "f32")
+    base_gguf = export_gguf(bundle / "base", scratch / "base.gguf", "f32")
+    lora_gguf = export_lora_gguf(adapter, scratch / "lora.gguf", bundle / "base", "f32")
     verified["export_seconds"] = round(time.perf_counter() - start, 1)
     from transformers import AutoTokenizer
 
@@ -284,6 +292,7 @@ def verify(bundle: Path, trained: Path, out: Path) -> None:
                                                         logprobs=True, top_logprobs=10))
     finally:
         backend.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     assert completion.logprobs
     top = completion.logprobs[0].top
     peft_first = {tokenizer.decode([i]): float(here[0, i]) for i in range(here.shape[1])}

@@ -51,7 +51,7 @@ def run_program(blocks: list[str], timeout_s: float = TIMEOUT_S) -> ToolResult:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "adaswitch.tools.python_runner"], input=json.dumps(blocks),
-            capture_output=True, text=True, timeout=timeout_s, preexec_fn=_limit_child, check=False,
+            capture_output=True, text=True, timeout=timeout_s, check=False,
         )
     except subprocess.TimeoutExpired:
         return ToolResult(text=f"TimeoutError: the program ran longer than {timeout_s:g} s", ok=False)
@@ -70,7 +70,9 @@ def output_block(result: ToolResult) -> str:
     return f"\n{OUTPUT_FENCE}\n{result.text}\n```"
 
 
-def _limit_child() -> None:
+def _limit_this_process() -> None:
+    """The child's limits, set by the child itself (a ``preexec_fn`` is unsafe in the engine's
+    threaded runner)."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
@@ -114,6 +116,7 @@ def _clip(text: str) -> str:
 
 
 def _main() -> None:
+    _limit_this_process()
     blocks = json.loads(sys.stdin.read())
     result = interpret([str(b) for b in blocks])
     sys.stdout.write(json.dumps({"text": result.text, "ok": result.ok}))

@@ -34,3 +34,19 @@ def test_a_program_that_fails_or_reaches_outside_shows_the_error_and_harms_nothi
     assert not run_program(["a = 10 ** 10 ** 10"]).ok
     slow = run_program(["while True:\n    pass"], timeout_s=1)
     assert not slow.ok and slow.text.startswith("TimeoutError")
+
+
+def test_a_program_imports_the_arithmetic_modules_and_nothing_else(tmp_path):
+    assert run_program(["import math\nprint(math.floor(7 / 2) + math.sqrt(16))"]).text == "7.0"
+    assert run_program(["from fractions import Fraction as F\nprint(F(1, 3) + F(1, 6))"]).text == "1/2"
+    assert run_program(["from collections import Counter\nprint(Counter('abca')['a'])"]).text == "2"
+    refused = run_program(["from sympy import symbols, solve\nx = symbols('x')"])
+    assert not refused.ok and refused.text.startswith("ImportError: no module 'sympy' here; importable: math")
+    assert not run_program([f"import shutil\nshutil.rmtree('{tmp_path}')"]).ok and tmp_path.exists()
+    assert not run_program(["import os.path"]).ok
+    assert not run_program(["from . import python_runner"]).ok
+    assert not run_program(["import statistics\nprint(statistics.sys)"]).ok  # a module it holds stays out of reach
+    # what an import gives holds no module, so no chain of attributes reaches builtins or operator
+    assert not run_program(["import fractions\nfractions.re.enum.bltns.open('/etc/hostname')"]).ok
+    assert not run_program(["import fractions\nfractions.operator.attrgetter('__class__')"]).ok
+    assert not run_program(["from math import nothing"]).ok

@@ -8,8 +8,9 @@ program here and writes the real output in its place (:func:`program_before_outp
 
 The program never runs in this process. A child Python (``python -m adaswitch.tools.python_runner``)
 reads the blocks as JSON on its standard input and interprets them with asteval, a restricted
-interpreter of Python statements built on :mod:`ast` (no imports, no attribute access to dunder
-names, no file or process access; math functions built in), under limits on CPU time and memory
+interpreter of Python statements built on :mod:`ast` (no attribute access to dunder names, no file
+or process access; math functions built in; only the arithmetic modules of the standard library in
+:data:`IMPORTABLE` can be imported), under limits on CPU time and memory
 and a wall-clock timeout. Every complete python block of the trajectory so far runs, in order, as
 cells of one notebook; the output shown is the last block's: what it printed, else the value of
 its last expression, else the error it raised (``NameError: ...``).
@@ -17,13 +18,20 @@ its last expression, else the error it raised (``NameError: ...``).
 
 from __future__ import annotations
 
+import ast
+import importlib
 import io
 import json
 import re
 import subprocess
 import sys
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING
 
 from adaswitch.actions import ToolResult
+
+if TYPE_CHECKING:
+    from asteval import Interpreter
 
 OUTPUT_FENCE = "```output"
 """Where a model begins the output of the code it wrote; generation stops there when code runs."""
@@ -32,6 +40,10 @@ TIMEOUT_S = 5.0
 CPU_SECONDS = 4
 MEMORY_BYTES = 1 << 30
 MAX_OUTPUT_CHARS = 400
+IMPORTABLE = ("math", "cmath", "fractions", "decimal", "statistics", "itertools", "collections", "datetime")
+"""The modules a program may import: arithmetic and counting, no file, process or attribute access
+(``operator`` is left out: its ``attrgetter`` would reach the dunder names asteval refuses). sympy is
+left out too: it evaluates strings with Python's own ``eval``."""
 
 
 def program_before_output(trajectory: str, step_text: str) -> list[str] | None:
@@ -85,6 +97,7 @@ def interpret(blocks: list[str]) -> ToolResult:
 
     printed = io.StringIO()
     interpreter = Interpreter(writer=io.StringIO(), err_writer=io.StringIO(), use_numpy=False)
+    _allow_importable(interpreter)
     value = None
     for n, block in enumerate(blocks):
         last = n == len(blocks) - 1
@@ -100,6 +113,42 @@ def interpret(blocks: list[str]) -> ToolResult:
     if not text and value is not None:
         text = repr(value)
     return ToolResult(text=_clip(text))
+
+
+def _allow_importable(interpreter: Interpreter) -> None:
+    """Let ``interpreter`` run ``import m [as n]`` and ``from m import x [as y]`` for the modules of
+    :data:`IMPORTABLE` only, any other import raising an ImportError that names them. What a program
+    gets is not the module but a namespace of its public names that are not modules themselves, so no
+    chain of attributes leads from it to another module (``fractions.re.enum`` holds ``builtins``)."""
+
+    def public(name: str, node: ast.AST) -> SimpleNamespace | None:
+        if name not in IMPORTABLE:
+            interpreter.raise_exception(
+                node, exc=ImportError, msg=f"no module {name!r} here; importable: {', '.join(IMPORTABLE)}")
+            return None
+        module = importlib.import_module(name)
+        return SimpleNamespace(**{key: value for key, value in vars(module).items()
+                                  if not key.startswith("_") and not isinstance(value, ModuleType)})
+
+    def on_import(node: ast.Import) -> None:
+        for alias in node.names:
+            namespace = public(alias.name, node)
+            if namespace is None:
+                return
+            interpreter.symtable[alias.asname or alias.name] = namespace
+
+    def on_importfrom(node: ast.ImportFrom) -> None:
+        namespace = public("." * node.level + (node.module or ""), node)
+        if namespace is None:
+            return
+        for alias in node.names:
+            if not hasattr(namespace, alias.name):
+                interpreter.raise_exception(node, exc=ImportError, msg=f"cannot import name {alias.name!r} from {node.module!r}")
+                return
+            interpreter.symtable[alias.asname or alias.name] = getattr(namespace, alias.name)
+
+    interpreter.node_handlers["import"] = on_import
+    interpreter.node_handlers["importfrom"] = on_importfrom
 
 
 def _error_line(name: str, message: str) -> str:

@@ -45,7 +45,7 @@ from adaswitch.grading.metrics import (
     question_outcomes,
     summarize_run,
 )
-from adaswitch.grading.rundir import load_run
+from adaswitch.grading.rundir import load_cloud_only_run, load_run
 from adaswitch.grading.signals import feature_figures, labelled_rows, rescored_with
 from adaswitch.introspection import fit_combiner
 
@@ -85,7 +85,8 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--curve", action="append", default=[], help="METHOD=RUN_DIR (repeatable)")
     parser.add_argument("--local", type=Path, help="local-only run of the test slice (cascade, curve endpoint)")
-    parser.add_argument("--cloud", type=Path, help="cloud-only run of the test slice (cascade, curve endpoint)")
+    parser.add_argument("--cloud", type=Path, help="cloud-only run of the test slice (cascade, curve endpoint); "
+                        "a local-only run of the cloud model serves too")
     parser.add_argument("--combiner-out", type=Path, default=Path("runs/introspection/combiner.json"))
     parser.add_argument("--out", type=Path, default=Path("docs/results/introspection.json"))
     parser.add_argument("--within", default="",
@@ -191,9 +192,11 @@ def _curves(entry: dict, args: argparse.Namespace, samples: dict) -> None:
     against the other runs' and the cascade's point nearest in cloud share of steps, and against
     the cascade's point nearest in cloud share of tokens."""
     points: dict[str, list[Point]] = defaultdict(list)
+    cloud_identities = set()
     for spec in args.curve:
         method, _, run = spec.partition("=")
         config, records = load_run(Path(run))
+        cloud_identities |= {config.cloud_identity} - {None}
         summary = summarize_run(config, records, samples)
         points[method].append(Point(summary.cloud_share_steps or 0.0, summary.cloud_share_tokens or 0.0,
                                     summary.accuracy or 0.0, question_outcomes(records)))
@@ -204,7 +207,12 @@ def _curves(entry: dict, args: argparse.Namespace, samples: dict) -> None:
     runs = list(points)
     if args.local and args.cloud:
         _, local_records = load_run(args.local)
-        _, cloud_records = load_run(args.cloud)
+        if len(cloud_identities) > 1:
+            raise SystemExit(f"the curves ran different cloud models: {sorted(cloud_identities)}")
+        cloud_config, cloud_records = load_cloud_only_run(args.cloud, next(iter(cloud_identities), None))
+        if cloud_config.method == "local":
+            entry["cloud_run"] = (f"{args.cloud}: a local-only run of {cloud_config.local_model}, the curves' "
+                                  "cloud model, read as the cloud-only run (the same prompt; its steps counted as the cloud's)")
         local_acc = sum(r.score.correct for r in local_records) / len(local_records)
         cloud_acc = sum(r.score.correct for r in cloud_records) / len(cloud_records)
         entry["local_accuracy"], entry["cloud_accuracy"] = round(local_acc, 4), round(cloud_acc, 4)

@@ -63,6 +63,11 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
         calibration = Calibration.load(tmp_path / "cal" / f"{signal}.json")
         assert calibration.introspection == signal and calibration.questions == 8
         assert len(calibration.p_errors) == 16  # two judged steps per question
+    assert "cloud_run" not in entry  # the cloud side was a --mode cloud run
+    # a local-only run of the cloud model serves as the cloud side, and the entry says so
+    monkeypatch.setattr(sys, "argv", [a if a != str(tmp_path / "cloud") else str(tmp_path / "test") for a in argv])
+    benchmark_script("introspection").main()
+    assert "a local-only run of" in json.loads(out.read_text())["gsm8k"]["cloud_run"]
 
 
 def test_the_curve_picture_is_a_png(tmp_path, benchmark_script):

@@ -40,6 +40,32 @@ def load_run(run_dir: Path) -> tuple[RunConfig, list[EvalRecord]]:
     return config, records
 
 
+def load_cloud_only_run(run_dir: Path, cloud_identity: str | None = None) -> tuple[RunConfig, list[EvalRecord]]:
+    """A cloud-only run (the cascade's and the oracle's cloud side): a ``--mode cloud`` run as it is,
+    or a local-only run of the cloud model read as one. The two solve with the same prompt, so their
+    text is the same; the second has its steps and calls marked the local agent's, and here they are
+    counted as the cloud's. ``cloud_identity``, when given, is the model (``RunConfig``'s identity
+    string) the run must have used; any other run is a :class:`RunDirError`."""
+    config, records = load_run(run_dir)
+    if config.method not in ("cloud", "local"):
+        raise RunDirError(f"{run_dir} is a {config.method!r} run, not a cloud-only or local-only one")
+    used = config.cloud_identity if config.method == "cloud" else config.local_identity
+    if cloud_identity is not None and used != cloud_identity:
+        raise RunDirError(f"{run_dir} ran {used}, not the cloud model {cloud_identity}")
+    if config.method == "cloud":
+        return config, records
+    return config, [_as_cloud(record) for record in records]
+
+
+def _as_cloud(record: EvalRecord) -> EvalRecord:
+    trace = record.trace
+    steps = [step.model_copy(update={
+        "author": "cloud", "calls": [call.model_copy(update={"agent": "cloud"}) for call in step.calls]})
+        for step in trace.steps]
+    return record.model_copy(update={"trace": trace.model_copy(update={
+        "mode": "cloud", "cloud_model": trace.local_model, "steps": steps})})
+
+
 def read_records(path: Path) -> list[EvalRecord]:
     """The records of a ``records.jsonl`` file, skipping a torn last line (see :func:`load_run`)."""
     if not path.exists():

@@ -80,7 +80,8 @@ def samples_of(benchmark: str, split: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--benchmark", default="gsm8k")
+    parser.add_argument("--benchmark", help="the entry to write (default: the test run's benchmark); the fit run "
+                        "may be of another benchmark (a combiner fitted on GSM8K train, tested on SVAMP: transfer)")
     parser.add_argument("--fit", type=Path, required=True)
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--curve", action="append", default=[], help="METHOD=RUN_DIR (repeatable)")
@@ -100,8 +101,9 @@ def main() -> None:
 
     fit_config, fit_records = load_run(args.fit)
     test_config, test_records = load_run(args.test)
-    fit_samples = samples_of(args.benchmark, fit_config.split)
-    test_samples = samples_of(args.benchmark, test_config.split)
+    args.benchmark = args.benchmark or test_config.benchmark
+    fit_samples = samples_of(fit_config.benchmark, fit_config.split)
+    test_samples = samples_of(test_config.benchmark, test_config.split)
 
     rows = [r for r in labelled_rows(fit_records, fit_samples) if not r.forced and r.before_first_error]
     wrong = [r.wrong for r in rows]
@@ -109,7 +111,7 @@ def main() -> None:
     for l2 in L2_GRID:  # the penalty is chosen by the cross-validated AUROC on the fit slice alone
         combiner, held = fit_combiner(
             [r.features for r in rows], wrong, [r.question for r in rows], FEATURES, l2=l2,
-            fitted_on={"run": str(args.fit), "split": fit_config.split, "local_model": fit_config.local_model,
+            fitted_on={"run": str(args.fit), "benchmark": fit_config.benchmark, "split": fit_config.split, "local_model": fit_config.local_model,
                        "local_identity": fit_config.local_identity, "rows": "proposals up to the first error, unforced",
                        "l2": l2})
         fits[l2] = (auroc(held.tolist(), wrong) or 0.0, combiner)

@@ -75,3 +75,26 @@ def test_the_curve_picture_is_a_png(tmp_path, benchmark_script):
                                                                        "random": [[0.2, 0.26]], "empty": []}}
     out = benchmark_script("plot_curves").plot(entry, "test", tmp_path / "curves.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5_000
+
+
+def test_a_combiner_fitted_on_gsm8k_train_is_scored_on_svamp(tmp_path, benchmark_script, monkeypatch):
+    """Transfer: the fit run and the test run are of different benchmarks; the entry is the test's."""
+    _register()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(SCRIPT))
+    runner = CliRunner()
+    judged = ["--local", f"fake:{script}", "--cache", "off", "--no-progress", "--mode", "local",
+              "--judge-steps", "--introspection", "confidence"]
+    for bench, args in (("gsm8k", ["--split", "train", "--limit", "8", "--out", str(tmp_path / "fit")]),
+                        ("svamp", ["--limit", "5", "--out", str(tmp_path / "test")])):
+        result = runner.invoke(cli, ["eval", bench, *judged, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "introspection.json"
+    monkeypatch.setattr(sys, "argv", [
+        "introspection.py", "--fit", str(tmp_path / "fit"), "--test", str(tmp_path / "test"),
+        "--combiner-out", str(tmp_path / "combiner.json"), "--out", str(out)])
+    benchmark_script("introspection").main()
+    written = json.loads(out.read_text())
+    assert set(written) == {"svamp"} and written["svamp"]["n"] == 5
+    assert "combined" in written["svamp"]["signals"]
+    assert CombinerModel.load(tmp_path / "combiner.json").fitted_on["benchmark"] == "gsm8k"

@@ -60,6 +60,14 @@ class EndpointSettings(BaseModel):
         )
 
 
+def _shipped_note(local: str) -> str:
+    from adaswitch.introspection.shipped import shipped_formats
+
+    formats = shipped_formats(local)
+    return (f"; the package ships them for {local} with --introspection combined or position in step format "
+            f"{' and '.join(formats)}" if formats else "")
+
+
 class SolverSettings(BaseModel):
     local: str = DEFAULT_LOCAL
     cloud: str | None = DEFAULT_CLOUD
@@ -118,10 +126,13 @@ class SolverSettings(BaseModel):
     def _known_introspection(self) -> "SolverSettings":
         if self.introspection not in INTROSPECTORS:
             raise ValueError(f"unknown introspection {self.introspection!r}; expected one of {', '.join(INTROSPECTORS)}")
+        self._use_shipped_signal_files()
         if self.introspection in FITTED_SIGNALS and not self.probe_path:
-            raise ValueError(f"introspection {self.introspection!r} needs its fitted file: set probe_path (--probe PATH)")
+            raise ValueError(f"introspection {self.introspection!r} needs its fitted file: set probe_path (--probe PATH)"
+                             f"{_shipped_note(self.local)}")
         if self.cloud_budget is not None and not self.calibration_path:
-            raise ValueError("a cloud budget needs a calibration file (--calibration FILE, from adaswitch calibrate)")
+            raise ValueError("a cloud budget needs a calibration file (--calibration FILE, from adaswitch calibrate)"
+                             f"{_shipped_note(self.local)}")
         if self.calibration_path:
             from adaswitch.calibration import Calibration
 
@@ -130,6 +141,24 @@ class SolverSettings(BaseModel):
             if self.cloud_budget is not None:
                 self.threshold = self._calibration.threshold_for(self.cloud_budget)
         return self
+
+    def _use_shipped_signal_files(self) -> None:
+        """Fill in the combiner and the calibration the package ships for the local model in this step
+        format (:mod:`adaswitch.introspection.shipped`) where none is given. A shipped calibration is
+        used only for the signal it was made with: ``position``, or the shipped combiner itself; it is
+        read even without ``cloud_budget``, so that the server's ``adaswitch@budget=B`` works."""
+        from adaswitch.introspection.shipped import shipped_file
+
+        if self.introspection == "combined" and not self.probe_path:
+            combiner = shipped_file(self.local, self.step_format, self.run_code, "combiner.json")
+            self.probe_path = str(combiner) if combiner else None
+        if self.calibration_path:
+            return
+        shipped_combiner = shipped_file(self.local, self.step_format, self.run_code, "combiner.json")
+        if self.introspection == "position" or (
+                self.introspection == "combined" and shipped_combiner and self.probe_path == str(shipped_combiner)):
+            calibration = shipped_file(self.local, self.step_format, self.run_code, f"{self.introspection}.json")
+            self.calibration_path = str(calibration) if calibration else None
 
     @property
     def calibration(self) -> "Calibration | None":

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Transfer (issue 18): the GSM8K paragraph comparison on SVAMP's first 200 questions, with the
+# combiner and calibration fitted on GSM8K train 1000-1149 (benchmarks/introspection_runs_paragraphs.sh
+# makes them) and nothing fitted or chosen on SVAMP. With CODE=1 every run has --run-code and the
+# GSM8K files are those of runs/intro-para-code. The cloud-only side is the 1.5B's own local run
+# (the same prompt), which benchmarks/introspection.py reads as the cloud's. Each eval resumes.
+set -ex
+L=server:qwen2.5-coder-0.5b
+C=server:qwen2.5-coder-1.5b
+G=runs/intro-para
+W=runs/intro-svamp
+RUN="adaswitch eval svamp --workers 8 --no-progress --step-format paragraphs"
+WITHIN=paragraphs
+if [ "${CODE:-0}" = 1 ]; then
+  G=runs/intro-para-code W=runs/intro-svamp-code RUN="$RUN --run-code" WITHIN=paragraphs_code
+fi
+TEST="--limit 200"
+SIGNAL="--introspection combined --probe $G/combiner.json --calibration $G/calibration/combined.json"
+$RUN --local $L --mode local --judge-steps --introspection confidence $TEST --out $W/test-200
+$RUN --local $C --mode local $TEST --out $W/cloud-200
+$RUN --local $L --cloud $C --mode adaswitch $SIGNAL --cloud-budget 0.2 $TEST --out $W/combined-b0.2
+RATE=$(python benchmarks/cloud_share.py $W/combined-b0.2)
+$RUN --local $L --cloud $C --mode random --switch-rate $RATE $TEST --out $W/random-matched
+$RUN --local $L --cloud $C --mode adaswitch --introspection position --calibration $G/calibration/position.json --cloud-budget 0.2 $TEST --out $W/position-b0.2
+python benchmarks/introspection.py --within $WITHIN --fit $G/fit-train1000 --test $W/test-200 --curve adaswitch-combined=$W/combined-b0.2 --curve random=$W/random-matched --curve position=$W/position-b0.2 --local $W/test-200 --cloud $W/cloud-200 --combiner-out $W/combiner-refit.json

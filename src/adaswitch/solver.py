@@ -149,14 +149,13 @@ class SolverSettings(BaseModel):
         read even without ``cloud_budget``, so that the server's ``adaswitch@budget=B`` works."""
         from adaswitch.introspection.shipped import shipped_file
 
-        if self.introspection == "combined" and not self.probe_path:
-            combiner = shipped_file(self.local, self.step_format, self.run_code, "combiner.json")
-            self.probe_path = str(combiner) if combiner else None
-        if self.calibration_path:
+        if self.introspection not in ("combined", "position"):
             return
-        shipped_combiner = shipped_file(self.local, self.step_format, self.run_code, "combiner.json")
-        if self.introspection == "position" or (
-                self.introspection == "combined" and shipped_combiner and self.probe_path == str(shipped_combiner)):
+        combiner = shipped_file(self.local, self.step_format, self.run_code, "combiner.json")
+        if self.introspection == "combined" and not self.probe_path:
+            self.probe_path = str(combiner) if combiner else None
+        made_for_it = self.introspection == "position" or (combiner is not None and self.probe_path == str(combiner))
+        if not self.calibration_path and made_for_it:
             calibration = shipped_file(self.local, self.step_format, self.run_code, f"{self.introspection}.json")
             self.calibration_path = str(calibration) if calibration else None
 

@@ -3,7 +3,7 @@
 Runs ``adaswitch sweep`` for each benchmark (local only, cloud only, AdaSwitch at each threshold,
 self-reflection, random switching at AdaSwitch's switch rates, plus the cascade and oracle computed
 from the local and cloud runs), then ``adaswitch report`` into ``docs/results/``, then the headline
-table (``standard_headline.py``: best AdaSwitch against the cascade and random at the same share), and
+(``headline.py``: every method with its interval, each AdaSwitch run paired with each method), and
 records how it was made and how long it took in ``docs/results/run_info.json``. Resumable: rerun to
 continue.
 
@@ -40,6 +40,22 @@ def parse_limits(text: str) -> dict[str, int]:
     return limits
 
 
+def sweep_manifest(runs: Path, benchmarks: list[str]) -> dict:
+    """The headline manifest of the sweeps under ``runs``: per benchmark its local-only and cloud-only
+    run and every other run as a switching run."""
+    from adaswitch.grading.rundir import load_run
+
+    manifest = {}
+    for name in benchmarks:
+        by_method: dict[str, list[str]] = {}
+        for run in sorted(p for p in (runs / name).iterdir() if (p / "config.json").is_file()):
+            by_method.setdefault(load_run(run)[0].method, []).append(str(run))
+        if by_method.get("local") and by_method.get("cloud"):
+            manifest[name] = {"local": by_method.pop("local")[0], "cloud": by_method.pop("cloud")[0],
+                              "switching": [run for method in sorted(by_method) for run in by_method[method]]}
+    return manifest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=10, help="first N questions of each benchmark")
@@ -74,7 +90,10 @@ def main() -> None:
     run_dirs = sorted(str(p) for name in benchmarks for p in (args.runs / name).iterdir() if p.is_dir())
     subprocess.run([sys.executable, "-m", "adaswitch.cli.__main__", "report", *run_dirs, "--out", str(args.out)],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([sys.executable, str(Path(__file__).with_name("standard_headline.py")), "--runs", str(args.runs),
+    manifest = sweep_manifest(args.runs, benchmarks)
+    manifest_path = args.runs / "headline_runs.json"
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    subprocess.run([sys.executable, str(Path(__file__).with_name("headline.py")), "--manifest", str(manifest_path),
                     "--out", str(args.out)], check=True, stdout=subprocess.DEVNULL)
     info = {
         "command": " ".join(["python", *sys.argv]),

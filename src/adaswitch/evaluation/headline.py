@@ -1,0 +1,288 @@
+"""The headline of a comparison: per benchmark, every method on the same questions, with intervals.
+
+:func:`benchmark_headline` reads the run directories of one benchmark (a local-only run, a cloud-only
+run, which may be a local-only run of the cloud model, and any number of switching runs), composes the
+query-level cascade and oracle from the first two, and states for every method its accuracy with a 95%
+interval, the cloud's share of steps and of processed tokens, and the wall time its run took; then each
+AdaSwitch run's paired difference from every other method at the nearest cloud share (same questions,
+bootstrap over questions), each family's APGR, and which of the standard methods were not run.
+:func:`markdown` renders it. Nothing here runs a model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from adaswitch.grading.metrics import (
+    RunSummary, cascade_points, curve_metrics, default_cascade_thresholds, oracle_point, paired_difference,
+    summarize_run,
+)
+from adaswitch.grading.records import EvalRecord, RunConfig
+from adaswitch.grading.rundir import load_cloud_only_run, load_run
+
+STANDARD_ADASWITCH_POINTS = 3
+"""The standard comparison runs AdaSwitch at three thresholds (or budgets)."""
+FAMILIES = ("adaswitch", "random", "position", "self-reflection", "cascade")
+"""Methods that trace a curve of accuracy against cloud share (APGR on the share of steps)."""
+
+
+class MethodRow(BaseModel):
+    """One method on the benchmark's questions: a run, or a baseline composed from two runs."""
+
+    label: str
+    method: str
+    """``local``, ``cloud``, ``adaswitch``, ``position``, ``random``, ``self-reflection``, ``cascade`` or ``oracle``."""
+    run: str | None = None
+    n: int
+    accuracy: float
+    interval: tuple[float, float]
+    """95% Wilson score interval of the accuracy."""
+    cloud_share_steps: float | None = None
+    cloud_share_tokens: float | None = None
+    signal: str | None = None
+    threshold: float | None = None
+    cloud_budget: float | None = None
+    switch_rate: float | None = None
+    wall_time_s: float | None = None
+    """Time the run's questions were being solved (the union of their solving intervals, so the pauses
+    of a resumed run do not count); None for composed baselines, which cost no run of their own."""
+    note: str = ""
+    correct: dict[str, bool] = Field(default_factory=dict, exclude=True)
+
+
+class PairedRow(BaseModel):
+    """An AdaSwitch run's accuracy minus another method's, on the questions both answered."""
+
+    label: str
+    reference: str
+    axis: str
+    """The cloud share (``steps`` or ``tokens``) at which the reference was chosen nearest."""
+    n: int
+    difference: float
+    interval: tuple[float, float]
+    includes_zero: bool
+
+
+class BenchmarkHeadline(BaseModel):
+    benchmark: str
+    n: int
+    """Questions of the local-only run: the slice every method is compared on."""
+    slice: str = ""
+    local_model: str
+    cloud_model: str
+    step_format: str | None = None
+    methods: list[MethodRow]
+    paired: list[PairedRow] = Field(default_factory=list)
+    apgr: dict[str, float | None] = Field(default_factory=dict)
+    """Average performance-gap recovered over the share of steps, per family (upper concave hull)."""
+    not_run: list[str] = Field(default_factory=list)
+    """Methods of the standard comparison that no run here covers."""
+    wall_time_s: float
+    """The runs' wall time together."""
+    notes: list[str] = Field(default_factory=list)
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of ``correct`` successes in ``n`` trials (95% by default)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def solving_time(records: Iterable[EvalRecord]) -> float | None:
+    """Seconds during which at least one of the records' questions was being solved.
+
+    Each trace says when it started and how long it took; the union of those intervals is the run's
+    wall time whether its questions ran one at a time or many at once, and a run resumed the next day
+    does not count the night. None when no trace says when it started."""
+    spans = sorted((start, start + trace.wall_time_s) for trace in (r.trace for r in records)
+                   if (start := _timestamp(trace.started_at)) is not None)
+    total, end = 0.0, -math.inf
+    for low, high in spans:
+        if high > end:
+            total += high - max(low, end)
+            end = high
+    return round(total, 1) if spans else None
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
+
+
+def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (), slice_text: str = "") -> BenchmarkHeadline:
+    """The headline of one benchmark from its local-only, cloud-only and switching runs."""
+    local_config, local_records = load_run(local)
+    configs = [load_run(Path(p)) for p in switching]
+    cloud_identities = {c.cloud_identity for c, _ in configs} - {None}
+    if len(cloud_identities) > 1:
+        raise ValueError(f"the switching runs used different cloud models: {sorted(cloud_identities)}")
+    cloud_config, cloud_records = load_cloud_only_run(cloud, next(iter(cloud_identities), None))
+    notes = []
+    if cloud_config.method == "local":
+        notes.append(f"cloud: {cloud} is a local-only run of {cloud_config.local_model}, the cloud model, "
+                     "read as the cloud-only run (the same prompt; its steps counted as the cloud's)")
+    benchmark = local_config.benchmark
+    for config, _ in [(cloud_config, None), *configs]:
+        if config.benchmark != benchmark:
+            raise ValueError(f"a {config.benchmark} run among {benchmark} runs")
+    questions = {r.sample_id for r in local_records}
+    rows = [_row(local_config, local_records, local, "local"), _row(cloud_config, cloud_records, cloud, "cloud")]
+    rows += [_row(config, records, Path(path)) for path, (config, records) in zip(switching, configs)]
+    for row in rows:
+        missing = len(questions - set(row.correct))
+        if missing:
+            notes.append(f"{row.label}: {missing} of the {len(questions)} questions not answered (a run not finished?)")
+    thresholds = default_cascade_thresholds(local_records)
+    rows += [_composed(s) for s in cascade_points(local_records, cloud_records, thresholds)]
+    rows.append(_composed(oracle_point(local_records, cloud_records)))
+    local_acc, cloud_acc = rows[0].accuracy, rows[1].accuracy
+    apgr = {}
+    for family in FAMILIES:
+        points = [(r.cloud_share_steps, r.accuracy) for r in rows if r.method == family and r.cloud_share_steps is not None]
+        if points and cloud_acc > local_acc:
+            apgr[family] = _round(curve_metrics(points, local_acc, cloud_acc).apgr)
+    return BenchmarkHeadline(
+        benchmark=benchmark, n=len(local_records), slice=slice_text or _slice(local_config),
+        local_model=local_config.local_model, cloud_model=_cloud_name(cloud_config),
+        step_format=local_config.solver.get("step_format"), methods=rows, paired=_paired(rows), apgr=apgr,
+        not_run=_not_run(rows), wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
+
+
+def _row(config: RunConfig, records: list[EvalRecord], run: Path, method: str | None = None) -> MethodRow:
+    summary = summarize_run(config, records)
+    method = method or ("position" if config.method == "adaswitch" and config.introspection == "position" else config.method)
+    budget = config.solver.get("cloud_budget")
+    extras = [f"repair-back {config.solver['repair_back']}"] if config.solver.get("repair_back") else []
+    extras += ["code run"] if config.solver.get("run_code") else []
+    return MethodRow(
+        label=_label(method, config, budget) + (f" ({', '.join(extras)})" if extras else ""), method=method,
+        run=str(run), **_figures(summary), signal=config.introspection if method in ("adaswitch", "self-reflection") else None,
+        threshold=_round(config.threshold), cloud_budget=budget, switch_rate=_round(summary.switch_rate),
+        wall_time_s=solving_time(records), correct=summary.correct)
+
+
+def _label(method: str, config: RunConfig, budget: float | None) -> str:
+    if method == "random":
+        return f"random @{config.switch_rate:.3g}"
+    if method in ("adaswitch", "self-reflection", "position"):
+        at = f"budget {budget:g}" if budget is not None else f"τ {config.threshold:g}"
+        signal = f" {config.introspection}" if method == "adaswitch" and config.introspection else ""
+        return f"{method}{signal}, {at}"
+    return method
+
+
+def _composed(summary: RunSummary) -> MethodRow:
+    return MethodRow(label=summary.label, method=summary.method, **_figures(summary), threshold=summary.threshold,
+                     note=summary.note, correct=summary.correct)
+
+
+def _figures(summary: RunSummary) -> dict:
+    right = sum(summary.correct.values())
+    return {"n": summary.n, "accuracy": _round(summary.accuracy or 0.0),
+            "interval": tuple(_round(v) for v in wilson_interval(right, summary.n)),
+            "cloud_share_steps": _round(summary.cloud_share_steps),
+            "cloud_share_tokens": _round(summary.cloud_share_tokens)}
+
+
+def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
+    """Each AdaSwitch row against local, cloud, and every other family's row nearest in cloud share of
+    steps (the cascade also nearest in share of tokens, the axis on which it is cheapest)."""
+    out = []
+    for mine in (r for r in rows if r.method == "adaswitch"):
+        for family in ("local", "cloud", "random", "position", "self-reflection", "cascade", "oracle"):
+            theirs = [r for r in rows if r.method == family]
+            for axis in (("steps", "tokens") if family == "cascade" else ("steps",)):
+                near = _nearest(mine, theirs, axis)
+                found = paired_difference(mine.correct, near.correct) if near else None
+                if found is not None:
+                    out.append(PairedRow(label=mine.label, reference=near.label, axis=axis, n=found.n,
+                                         difference=_round(found.difference),
+                                         interval=tuple(_round(v) for v in found.interval),
+                                         includes_zero=found.includes_zero))
+    return out
+
+
+def _nearest(mine: MethodRow, theirs: Sequence[MethodRow], axis: str) -> MethodRow | None:
+    key = f"cloud_share_{axis}"
+    placed = [r for r in theirs if getattr(r, key) is not None]
+    if not placed or getattr(mine, key) is None:
+        return theirs[0] if theirs else None
+    return min(placed, key=lambda r: abs(getattr(r, key) - getattr(mine, key)))
+
+
+def _not_run(rows: Sequence[MethodRow]) -> list[str]:
+    methods = [r.method for r in rows]
+    missing = []
+    adaswitch = methods.count("adaswitch")
+    if adaswitch < STANDARD_ADASWITCH_POINTS:
+        missing.append(f"adaswitch at {STANDARD_ADASWITCH_POINTS - adaswitch} more threshold(s) or budget(s)")
+    randoms = methods.count("random")
+    if randoms < adaswitch:
+        missing.append(f"random at {adaswitch - randoms} more AdaSwitch switch rate(s)")
+    missing += [m for m in ("position", "self-reflection") if m not in methods]
+    return missing
+
+
+def _slice(config: RunConfig) -> str:
+    ids = config.sample_ids
+    return f"{config.split} {ids[0]} .. {ids[-1]} ({len(ids)})" if ids else config.split
+
+
+def _cloud_name(config: RunConfig) -> str:
+    return (config.cloud_model if config.method == "cloud" else config.local_model) or ""
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def _points(value: float) -> str:
+    return f"{100 * value + 0.0:+.1f}".replace("+0.0", "0.0").replace("-0.0", "0.0")
+
+
+def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
+    """One benchmark's tables: every method, then AdaSwitch's paired differences."""
+    h = headline
+    lines = [f"### {name or h.benchmark} ({h.slice}; n = {h.n}; local {h.local_model}, cloud {h.cloud_model}"
+             + (f", {h.step_format}" if h.step_format else "") + ")", "",
+             "| method | n | accuracy [95%] | cloud share of steps | of tokens | wall time |",
+             "|---|---|---|---|---|---|"]
+    compared = {p.reference for p in h.paired}
+    cascades = [r for r in h.methods if r.method == "cascade"]
+    for r in h.methods:
+        if r.method == "cascade" and r.label not in compared and r is not cascades[-1]:
+            continue  # the cascade's other thresholds are in the JSON; shown: those compared, and its cheapest
+        wall = f"{r.wall_time_s / 60:.0f} min" if r.wall_time_s else ""
+        lines.append(f"| {r.label} | {r.n} | {_pct(r.accuracy)} [{_pct(r.interval[0])}, {_pct(r.interval[1])}] "
+                     f"| {_pct(r.cloud_share_steps)} | {_pct(r.cloud_share_tokens)} | {wall} |")
+    if h.paired:
+        lines += ["", "| AdaSwitch run | minus | at the nearest share of | n | difference (points) | paired 95% |",
+                  "|---|---|---|---|---|---|"]
+        for p in h.paired:
+            mark = "" if p.includes_zero else " (excludes 0)"
+            lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {_points(p.difference)} "
+                         f"| [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} |")
+    extras = [f"APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
+    extras += [f"Wall time of the runs: {h.wall_time_s / 3600:.1f} h."]
+    if h.not_run:
+        extras.append("Not run yet: " + "; ".join(h.not_run) + ".")
+    extras += h.notes
+    return "\n".join(lines + [""] + [f"- {e}" for e in extras]) + "\n"

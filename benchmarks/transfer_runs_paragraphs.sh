@@ -1,0 +1,32 @@
+#!/bin/bash
+# Transfer (issues 17 and 18): the GSM8K paragraph comparison on another math benchmark's first 200
+# questions (BENCH=svamp or asdiv), with the combiner and calibration fitted on GSM8K train 1000-1149
+# (benchmarks/introspection_runs_paragraphs.sh makes them; the package ships the same files) and
+# nothing fitted or chosen on BENCH. With CODE=1 every run has --run-code and the GSM8K files are
+# those of runs/intro-para-code. The cloud-only side is the 1.5B's own local run (the same prompt),
+# which benchmarks/introspection.py and benchmarks/headline.py read as the cloud's. Each eval resumes.
+# Usage: BENCH=asdiv [POSITION=0] bash benchmarks/transfer_runs_paragraphs.sh
+set -ex
+BENCH=${BENCH:-svamp}
+L=server:qwen2.5-coder-0.5b
+C=server:qwen2.5-coder-1.5b
+G=runs/intro-para
+W=runs/intro-$BENCH
+RUN="adaswitch eval $BENCH --workers 8 --no-progress --step-format paragraphs"
+WITHIN=paragraphs
+if [ "${CODE:-0}" = 1 ]; then
+  G=runs/intro-para-code W=runs/intro-$BENCH-code RUN="$RUN --run-code" WITHIN=paragraphs_code
+fi
+TEST="--limit 200"
+SIGNAL="--introspection combined --probe $G/combiner.json --calibration $G/calibration/combined.json"
+CURVES="--curve adaswitch-combined=$W/combined-b0.2 --curve random=$W/random-matched"
+$RUN --local $L --mode local --judge-steps --introspection confidence $TEST --out $W/test-200
+$RUN --local $C --mode local $TEST --out $W/cloud-200
+$RUN --local $L --cloud $C --mode adaswitch $SIGNAL --cloud-budget 0.2 $TEST --out $W/combined-b0.2
+RATE=$(python benchmarks/cloud_share.py $W/combined-b0.2)
+$RUN --local $L --cloud $C --mode random --switch-rate $RATE $TEST --out $W/random-matched
+if [ "${POSITION:-1}" = 1 ]; then
+  $RUN --local $L --cloud $C --mode adaswitch --introspection position --calibration $G/calibration/position.json --cloud-budget 0.2 $TEST --out $W/position-b0.2
+  CURVES="$CURVES --curve position=$W/position-b0.2"
+fi
+python benchmarks/introspection.py --within $WITHIN --fit $G/fit-train1000 --test $W/test-200 $CURVES --local $W/test-200 --cloud $W/cloud-200 --combiner-out $W/combiner-refit.json

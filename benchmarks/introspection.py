@@ -135,6 +135,8 @@ def main() -> None:
         "n": len(test_records),
         "slice": f"{test_config.split} {test_config.sample_ids[0]} .. {test_config.sample_ids[-1]}" if test_config.sample_ids else "",
         "local_model": test_config.local_model,
+        "step_format": test_config.solver.get("step_format", "react"),
+        "run_code": bool(test_config.solver.get("run_code")),
         "signals": signals,
         "combiner": {"file": str(args.combiner_out), "names": list(combiner.names),
                      "weights": [round(w, 4) for w in combiner.weights], "fitted_on": combiner.fitted_on},

@@ -54,6 +54,7 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
     again = json.loads(out.read_text())["gsm8k"]
     assert again["paragraphs"]["n"] == 6 and again["signals"] == entry["signals"]
     assert entry["n"] == 6 and entry["local_accuracy"] == entry["cloud_accuracy"]
+    assert entry["step_format"] == "react" and entry["run_code"] is False  # what the tested run wrote
     assert {"confidence", "min_logprob", "position", "combined"} <= set(entry["signals"])
     assert set(entry["signals"]["combined"]) >= {"auroc_first", "auroc_within_wrong", "ci"}
     assert entry["curves"]["random"][0][0] > 0 and "cascade" in entry["curves"]

@@ -8,7 +8,7 @@ its switching runs, and writes ``OUT/headline.json`` (``{"benchmarks": {NAME: {"
 (its records may be in a tarball the manifest names: ``tar -C runs -xJf TARBALL``), and its entry
 in an existing ``headline.json`` is kept. Never runs a model.
 
-Manifest: ``{"gsm8k": {"local": DIR, "cloud": DIR, "switching": [DIR, ...], "records": TARBALL}}``.
+Manifest: ``{"gsm8k": {"local": DIR, "cloud": DIR, "switching": [DIR, ...], "records": [TARBALL, ...]}}``.
 
 Usage: python benchmarks/headline.py [--manifest benchmarks/headline_runs.json] [--out docs/results]
 """
@@ -35,14 +35,20 @@ def headlines(manifest: dict) -> tuple[dict[str, BenchmarkHeadline], list[str]]:
         dirs = [Path(entry["local"]), Path(entry["cloud"]), *map(Path, entry.get("switching", []))]
         absent = [str(d) for d in dirs if not (d / "config.json").is_file()]
         if absent:
-            where = f" (records: tar -C runs -xJf {entry['records']})" if entry.get("records") else ""
+            where = "".join(f" (records: tar -C runs -xJf {t})" for t in tarballs(entry))
             skipped.append(f"{name}: skipped, no run at {', '.join(absent)}{where}")
             continue
         made[name] = benchmark_headline(dirs[0], dirs[1], dirs[2:], entry.get("slice", ""))
     return made, skipped
 
 
-def write(made: dict[str, BenchmarkHeadline], out: Path, manifest_path: Path, records: dict[str, str]) -> None:
+def tarballs(entry: dict) -> list[str]:
+    """The compressed records a manifest entry names (one path or a list)."""
+    records = entry.get("records") or []
+    return [records] if isinstance(records, str) else list(records)
+
+
+def write(made: dict[str, BenchmarkHeadline], out: Path, manifest_path: Path, records: dict[str, list[str]]) -> None:
     """Merge ``made`` into ``OUT/headline.json`` (other benchmarks' entries kept) and rewrite ``headline.md``."""
     path = out / "headline.json"
     old = json.loads(path.read_text()) if path.exists() else {}
@@ -71,7 +77,7 @@ def main() -> None:
     made, skipped = headlines(manifest)
     for message in skipped:
         print(message, file=sys.stderr)
-    write(made, args.out, args.manifest, {name: entry.get("records", "") for name, entry in manifest.items()})
+    write(made, args.out, args.manifest, {name: tarballs(entry) for name, entry in manifest.items()})
     print((args.out / "headline.md").read_text())
 
 

@@ -112,7 +112,7 @@ def test_the_script_writes_the_benchmarks_it_has_runs_for_and_keeps_the_others(r
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({
         "gsm8k": {"local": str(runs / "local"), "cloud": str(runs / "cloud"), "switching": [str(runs / "adaswitch")],
-                  "records": "runs.tar.xz"},
+                  "records": ["runs.tar.xz", "more.tar.xz"]},
         "svamp": {"local": str(tmp_path / "absent"), "cloud": str(runs / "cloud"), "records": "svamp.tar.xz"}}))
     out = tmp_path / "results"
     out.mkdir()
@@ -124,7 +124,7 @@ def test_the_script_writes_the_benchmarks_it_has_runs_for_and_keeps_the_others(r
     assert list(written["benchmarks"]) == ["gsm8k", "asdiv"]
     assert written["benchmarks"]["asdiv"] == json.loads(json.dumps(kept))
     entry = written["benchmarks"]["gsm8k"]
-    assert entry["n"] == 4 and entry["records"] == "runs.tar.xz"
+    assert entry["n"] == 4 and entry["records"] == ["runs.tar.xz", "more.tar.xz"]
     assert {"n", "methods", "paired", "apgr", "not_run", "wall_time_s"} <= set(entry)
     assert all({"accuracy", "interval", "cloud_share_steps", "cloud_share_tokens"} <= set(m) for m in entry["methods"])
     text = (out / "headline.md").read_text()

@@ -13,9 +13,9 @@ C=server:qwen2.5-coder-1.5b
 G=runs/intro-para
 W=runs/intro-$BENCH
 RUN="adaswitch eval $BENCH --workers 8 --no-progress --step-format paragraphs"
-WITHIN=paragraphs
+ENTRY="--keep consistency"  # the benchmark's own entry of introspection.json
 if [ "${CODE:-0}" = 1 ]; then
-  G=runs/intro-para-code W=runs/intro-$BENCH-code RUN="$RUN --run-code" WITHIN=paragraphs_code
+  G=runs/intro-para-code W=runs/intro-$BENCH-code RUN="$RUN --run-code" ENTRY="--within paragraphs_code"
 fi
 TEST="--limit 200"
 SIGNAL="--introspection combined --probe $G/combiner.json --calibration $G/calibration/combined.json"
@@ -29,4 +29,4 @@ if [ "${POSITION:-1}" = 1 ]; then
   $RUN --local $L --cloud $C --mode adaswitch --introspection position --calibration $G/calibration/position.json --cloud-budget 0.2 $TEST --out $W/position-b0.2
   CURVES="$CURVES --curve position=$W/position-b0.2"
 fi
-python benchmarks/introspection.py --within $WITHIN --fit $G/fit-train1000 --test $W/test-200 $CURVES --local $W/test-200 --cloud $W/cloud-200 --combiner-out $W/combiner-refit.json
+python benchmarks/introspection.py $ENTRY --fit $G/fit-train1000 --test $W/test-200 $CURVES --local $W/test-200 --cloud $W/cloud-200 --combiner-out $W/combiner-refit.json

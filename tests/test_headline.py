@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -36,6 +37,7 @@ def runs(tmp_path_factory):
     commands = {
         "local": ["--local", f"fake:{local}", "--mode", "local"],
         "cloud": ["--local", f"fake:{cloud}", "--mode", "local"],  # the cloud model's own local run
+        "cloud-mode": ["--local", f"fake:{local}", "--mode", "cloud"],
         "adaswitch": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "confidence", "-t", "0.5"],
         "random": ["--local", f"fake:{local}", "--mode", "random", "--switch-rate", "0.3"],
         "position": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "position", "-t", "0.5"],
@@ -129,3 +131,17 @@ def test_the_script_writes_the_benchmarks_it_has_runs_for_and_keeps_the_others(r
     assert all({"accuracy", "interval", "cloud_share_steps", "cloud_share_tokens"} <= set(m) for m in entry["methods"])
     text = (out / "headline.md").read_text()
     assert text.index("### GSM8K") < text.index("### ASDiv (")
+
+
+def test_the_standard_comparison_hands_its_sweeps_to_the_headline(runs, tmp_path, benchmark_script):
+    sweeps = tmp_path / "standard" / "gsm8k"
+    sweeps.mkdir(parents=True)
+    for name in ("local", "cloud-mode", "adaswitch", "random"):
+        (sweeps / name).symlink_to(runs / name)
+    manifest = benchmark_script("standard_comparison").sweep_manifest(tmp_path / "standard", ["gsm8k"])
+    assert manifest == {"gsm8k": {"local": str(sweeps / "local"), "cloud": str(sweeps / "cloud-mode"),
+                                  "switching": [str(sweeps / "adaswitch"), str(sweeps / "random")]}}
+    h = benchmark_headline(Path(manifest["gsm8k"]["local"]), Path(manifest["gsm8k"]["cloud"]),
+                           [Path(p) for p in manifest["gsm8k"]["switching"]])
+    assert [r.method for r in h.methods][:4] == ["local", "cloud", "adaswitch", "random"]
+    assert not any("read as the cloud-only run" in note for note in h.notes)

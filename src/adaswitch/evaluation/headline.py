@@ -133,7 +133,7 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
         notes.append(f"cloud: {cloud} is a local-only run of {cloud_config.local_model}, the cloud model, "
                      "read as the cloud-only run (the same prompt; its steps counted as the cloud's)")
     benchmark = local_config.benchmark
-    for config, _ in [(cloud_config, None), *configs]:
+    for config in [cloud_config, *(c for c, _ in configs)]:
         if config.benchmark != benchmark:
             raise ValueError(f"a {config.benchmark} run among {benchmark} runs")
     questions = {r.sample_id for r in local_records}
@@ -280,7 +280,7 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
             mark = "" if p.includes_zero else " (excludes 0)"
             lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {_points(p.difference)} "
                          f"| [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} |")
-    extras = [f"APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
+    extras = ["APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
     extras += [f"Wall time of the runs: {h.wall_time_s / 3600:.1f} h."]
     if h.not_run:
         extras.append("Not run yet: " + "; ".join(h.not_run) + ".")

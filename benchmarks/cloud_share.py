@@ -13,7 +13,7 @@ from adaswitch.grading.rundir import load_run
 
 def cloud_share(run_dir: Path) -> float:
     _, records = load_run(run_dir)
-    steps = [s for r in records for s in r.trace.steps]
+    steps = [s for r in records for s in r.trace.paid_steps]
     return round(sum(s.author == "cloud" for s in steps) / max(len(steps), 1), 3)
 
 

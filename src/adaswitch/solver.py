@@ -17,6 +17,7 @@ from adaswitch.backends.cpu_gate import CpuGate
 from adaswitch.cot import COT_MODE, DEFAULT_COT_MAX_TOKENS, CotSettings, answer_kind, solve_cot
 from adaswitch.documents import Document
 from adaswitch.engine import Collaboration, EngineSettings, StepCallback
+from adaswitch.escalation import escalated, should_escalate
 from adaswitch.grammar import answer_type_for
 from adaswitch.prompts import task_prompts
 from adaswitch.introspection import FITTED_SIGNALS, INTROSPECTORS, Introspector, make_introspector
@@ -84,6 +85,10 @@ class SolverSettings(BaseModel):
     """The file of ``adaswitch calibrate`` that turns ``cloud_budget`` into a threshold."""
     max_cloud_steps: int | None = Field(default=None, ge=0)
     """At most this many steps of a question go to the cloud (None: no cap)."""
+    escalate_above: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Mode ``adaswitch``: when a finished trajectory's risk (the highest probability of error among
+    its committed local steps) exceeds this, or it has no answer, the cloud solves the question from
+    the start and its answer stands (:mod:`adaswitch.escalation`; None: never)."""
     judge_steps: bool = False
     """Judge every local proposal with the introspection signal even where the mode does not switch
     on it (``local``, ``random``): the trace then records each step's probability and features, for
@@ -278,8 +283,15 @@ class Solver:
                     on_step(step)
             return trace
         collaboration = self.collaboration(mode, threshold, switch_rate)
-        return collaboration.solve(question, family, knowledge, question_id, on_step, answer_type=answer_type,
-                                   seed=seed, max_tokens=max_tokens, temperature=temperature)
+        trace = collaboration.solve(question, family, knowledge, question_id, on_step, answer_type=answer_type,
+                                    seed=seed, max_tokens=max_tokens, temperature=temperature)
+        limit = self.settings.escalate_above
+        if limit is None or collaboration.policy.mode != "adaswitch" or not should_escalate(trace, limit):
+            return trace
+        cloud_trace = self.collaboration("cloud").solve(question, family, knowledge, question_id, on_step,
+                                                        answer_type=answer_type, seed=seed, max_tokens=max_tokens,
+                                                        temperature=temperature)
+        return escalated(trace, cloud_trace, limit)
 
     def solve_cot(
         self,

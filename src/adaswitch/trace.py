@@ -145,22 +145,31 @@ class Trace(BaseModel):
     wall_time_s: float = 0.0
     started_at: str = ""
     settings: dict = Field(default_factory=dict)
+    escalation: Escalation | None = None
+    """Set when the question was escalated: the collaborative trajectory set aside for the cloud's own
+    solution (``steps`` and ``answer`` are then the cloud's), paid for like the rest."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def usage(self) -> dict[str, Usage]:
-        """Totals per agent, summed over every call of every step."""
+        """Totals per agent, summed over every call of every step (an escalated trajectory's too)."""
         return {agent: self.usage_of(agent) for agent in ("local", "cloud")}
 
     def usage_of(self, agent: Agent) -> Usage:
         total = Usage()
-        for step in self.steps:
+        for step in self.paid_steps:
             total = total + step.usage(agent)
         return total
 
     @property
+    def paid_steps(self) -> list[StepRecord]:
+        """Every step written for the question: those of a trajectory set aside by an escalation, then
+        the trajectory's own."""
+        return (self.escalation.trajectory.paid_steps if self.escalation else []) + self.steps
+
+    @property
     def faults(self) -> list[FaultRecord]:
-        return [fault for step in self.steps for fault in step.faults]
+        return [fault for step in self.paid_steps for fault in step.faults]
 
     @property
     def cloud_steps(self) -> int:
@@ -179,3 +188,16 @@ class Trace(BaseModel):
         if data.version > TRACE_VERSION:
             raise ValueError(f"trace version {data.version} is newer than this adaswitch ({TRACE_VERSION})")
         return data
+
+
+class Escalation(BaseModel):
+    """A collaborative trajectory judged too risky to keep: the cloud then solved the question alone."""
+
+    risk: float
+    """The trajectory's question-level probability of error (:func:`adaswitch.escalation.trajectory_risk`)."""
+    threshold: float
+    """Escalation happens above this risk."""
+    trajectory: Trace
+
+
+Trace.model_rebuild()

@@ -32,6 +32,11 @@ def format_summary(trace: Trace, cloud_stand_in: bool) -> str:
         f"{cloud.completion_tokens} completion tokens, {cloud.latency_s:.1f} s",
         f"Cloud share of processed tokens: {cloud_share:.0%}; wall time {trace.wall_time_s:.1f} s",
     ]
+    if trace.escalation is not None:
+        e = trace.escalation
+        lines.insert(2, f"Escalated: the collaborative trajectory ({len(e.trajectory.steps)} steps, answer "
+                        f"{e.trajectory.answer if e.trajectory.answer is not None else '(none)'}) had risk {e.risk:.2f} "
+                        f"> {e.threshold:.2f}, so the cloud solved the question alone; costs include both")
     if cloud_stand_in and trace.cloud_model:
         lines.append(f"Note: the cloud agent ({trace.cloud_model}) is a local stand-in running in this process.")
     return "\n".join(lines)

@@ -38,6 +38,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="Calibration file of this signal and local model (adaswitch calibrate)."),
     click.option("--max-cloud-steps", type=click.IntRange(0), default=None, envvar="ADASWITCH_MAX_CLOUD_STEPS",
                  help="A hard cap: at most this many cloud steps per question."),
+    click.option("--escalate-above", type=click.FloatRange(0, 1), default=None, envvar="ADASWITCH_ESCALATE_ABOVE",
+                 help="Mode adaswitch: when the highest probability of error among the local agent's committed "
+                      "steps exceeds this (or no answer came), the cloud solves the question from the start."),
     click.option("--judge-steps/--no-judge-steps", default=False, show_default=True, envvar="ADASWITCH_JUDGE_STEPS",
                  help="Judge every local step with --introspection even in modes that do not switch on it "
                       "(local, random): the records then serve adaswitch calibrate and offline signal scoring."),
@@ -127,6 +130,7 @@ def _settings(options: dict[str, Any], mode: str, cloud: str | None) -> SolverSe
         cloud_budget=options["cloud_budget"],
         calibration_path=options["calibration"],
         max_cloud_steps=options["max_cloud_steps"],
+        escalate_above=options["escalate_above"],
         repair_back=options["repair_back"],
         judge_steps=options["judge_steps"],
         switch_rate=options["switch_rate"],

@@ -19,15 +19,17 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from adaswitch.grading.metrics import (
-    RunSummary, cascade_points, curve_metrics, default_cascade_thresholds, oracle_point, paired_difference,
-    summarize_run,
+    RunSummary, cascade_points, curve_metrics, default_cascade_thresholds, default_escalation_thresholds,
+    escalation_points, oracle_point, paired_difference, summarize_run,
 )
 from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.grading.rundir import load_cloud_only_run, load_run
 
 STANDARD_ADASWITCH_POINTS = 3
 """The standard comparison runs AdaSwitch at three thresholds (or budgets)."""
-FAMILIES = ("adaswitch", "random", "position", "self-reflection", "cascade")
+ESCALATED_SHARES = (0.1, 0.2)
+"""Each AdaSwitch run is also shown with question-level escalation of about these shares of its questions."""
+FAMILIES = ("adaswitch", "escalation", "random", "position", "self-reflection", "cascade")
 """Methods that trace a curve of accuracy against cloud share (APGR on the share of steps)."""
 
 
@@ -36,7 +38,9 @@ class MethodRow(BaseModel):
 
     label: str
     method: str
-    """``local``, ``cloud``, ``adaswitch``, ``position``, ``random``, ``self-reflection``, ``cascade`` or ``oracle``."""
+    """``local``, ``cloud``, ``adaswitch``, ``escalation`` (an AdaSwitch run with question-level
+    escalation, composed with the cloud-only run), ``position``, ``random``, ``self-reflection``,
+    ``cascade`` or ``oracle``."""
     run: str | None = None
     n: int
     accuracy: float
@@ -138,7 +142,8 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
             raise ValueError(f"a {config.benchmark} run among {benchmark} runs")
     questions = {r.sample_id for r in local_records}
     rows = [_row(local_config, local_records, local, "local"), _row(cloud_config, cloud_records, cloud, "cloud")]
-    rows += [_row(config, records, Path(path)) for path, (config, records) in zip(switching, configs)]
+    switched = [(_row(config, records, Path(path)), records) for path, (config, records) in zip(switching, configs)]
+    rows += [row for row, _ in switched]
     for row in rows:
         missing = len(questions - set(row.correct))
         if missing:
@@ -146,6 +151,11 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
     thresholds = default_cascade_thresholds(local_records)
     rows += [_composed(s) for s in cascade_points(local_records, cloud_records, thresholds)]
     rows.append(_composed(oracle_point(local_records, cloud_records)))
+    for row, records in switched:
+        if row.method == "adaswitch":
+            shares = default_escalation_thresholds(records, shares=ESCALATED_SHARES)
+            points = escalation_points(records, cloud_records, shares, label=row.label)
+            rows += [_composed(s) for s in points]
     local_acc, cloud_acc = rows[0].accuracy, rows[1].accuracy
     apgr = {}
     for family in FAMILIES:
@@ -161,24 +171,36 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
 
 def _row(config: RunConfig, records: list[EvalRecord], run: Path, method: str | None = None) -> MethodRow:
     summary = summarize_run(config, records)
-    method = method or ("position" if config.method == "adaswitch" and config.introspection == "position" else config.method)
+    method = method or _family(config)
     budget = config.solver.get("cloud_budget")
     extras = [f"repair-back {config.solver['repair_back']}"] if config.solver.get("repair_back") else []
+    extras += [f"escalation above {config.solver['escalate_above']:g}"] if config.solver.get("escalate_above") is not None else []
     extras += ["code run"] if config.solver.get("run_code") else []
     return MethodRow(
         label=_label(method, config, budget) + (f" ({', '.join(extras)})" if extras else ""), method=method,
-        run=str(run), **_figures(summary), signal=config.introspection if method in ("adaswitch", "self-reflection") else None,
+        run=str(run), **_figures(summary),
+        signal=config.introspection if method in ("adaswitch", "escalation", "self-reflection") else None,
         threshold=_round(config.threshold), cloud_budget=budget, switch_rate=_round(summary.switch_rate),
         wall_time_s=solving_time(records), correct=summary.correct)
+
+
+def _family(config: RunConfig) -> str:
+    """The run's method, an AdaSwitch run told apart by its signal (position) or its escalation."""
+    if config.method != "adaswitch":
+        return config.method
+    if config.introspection == "position":
+        return "position"
+    return "escalation" if config.solver.get("escalate_above") is not None else "adaswitch"
 
 
 def _label(method: str, config: RunConfig, budget: float | None) -> str:
     if method == "random":
         return f"random @{config.switch_rate:.3g}"
-    if method in ("adaswitch", "self-reflection", "position"):
+    if method in ("adaswitch", "escalation", "self-reflection", "position"):
         at = f"budget {budget:g}" if budget is not None else f"τ {config.threshold:g}"
-        signal = f" {config.introspection}" if method == "adaswitch" and config.introspection else ""
-        return f"{method}{signal}, {at}"
+        name = "adaswitch" if method == "escalation" else method
+        signal = f" {config.introspection}" if name == "adaswitch" and config.introspection else ""
+        return f"{name}{signal}, {at}"
     return method
 
 
@@ -195,12 +217,19 @@ def _figures(summary: RunSummary) -> dict:
             "cloud_share_tokens": _round(summary.cloud_share_tokens)}
 
 
+_REFERENCES = {
+    "adaswitch": ("local", "cloud", "random", "position", "self-reflection", "cascade", "oracle"),
+    "escalation": ("adaswitch", "cascade"),
+}
+
+
 def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
     """Each AdaSwitch row against local, cloud, and every other family's row nearest in cloud share of
-    steps (the cascade also nearest in share of tokens, the axis on which it is cheapest)."""
+    steps (the cascade also nearest in share of tokens, the axis on which it is cheapest); each
+    escalation row against the AdaSwitch and cascade rows nearest it."""
     out = []
-    for mine in (r for r in rows if r.method == "adaswitch"):
-        for family in ("local", "cloud", "random", "position", "self-reflection", "cascade", "oracle"):
+    for mine in (r for r in rows if r.method in _REFERENCES):
+        for family in _REFERENCES[mine.method]:
             theirs = [r for r in rows if r.method == family]
             for axis in (("steps", "tokens") if family == "cascade" else ("steps",)):
                 near = _nearest(mine, theirs, axis)

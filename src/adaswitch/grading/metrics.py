@@ -5,7 +5,8 @@ time, FLOPs = 2 x parameters x processed tokens, money from a price table) and t
 it; switching; introspection quality (AUROC of the local agent's probability of error against the
 rule labels of :mod:`adaswitch.grading.rules`). Then cost-quality curves (APGR, the cloud share
 needed for 50% and 80% of the local-to-cloud gap), the query-level baselines computed offline
-from a local-only and a cloud-only run (the cascade and the oracle), and paired differences in
+from a local-only and a cloud-only run (the cascade and the oracle) or a switching run and a
+cloud-only run (question-level escalation), and paired differences in
 accuracy between two runs on the same questions.
 """
 
@@ -32,6 +33,7 @@ from adaswitch.grading.rules import (
     local_judgments,
     up_to_first_error,
 )
+from adaswitch.escalation import should_escalate, trajectory_risk
 from adaswitch.trace import Agent, Trace
 from adaswitch.usage import Usage
 
@@ -266,7 +268,7 @@ def _cost(spent: Iterable[tuple[Trace, Usage | None]], costing: Costing) -> dict
             usage[agent] = usage[agent] + trace.usage_of(agent)
         if extra is not None:
             usage["local"] = usage["local"] + extra
-        for step in trace.steps:
+        for step in trace.paid_steps:
             if not is_placeholder(step):
                 steps[step.author] += 1
                 switched += step.switched
@@ -614,6 +616,49 @@ def cascade_points(
             note=f"{sum(rejected)} of {len(pairs)} questions sent to the cloud",
         ))
     return out
+
+
+def escalation_points(
+    switch_records: Sequence[EvalRecord],
+    cloud_records: Sequence[EvalRecord],
+    thresholds: Iterable[float],
+    costing: Costing | None = None,
+    label: str = "adaswitch",
+) -> list[RunSummary]:
+    """A switching run with question-level escalation (:mod:`adaswitch.escalation`) at each threshold.
+
+    A question whose trajectory ended without an answer or with a risk above the threshold takes the
+    cloud-only run's answer, as ``--escalate-above`` would give it (the cloud solves it from the
+    start, greedily); its switching trajectory is paid for all the same.
+    """
+    costing = costing or Costing()
+    pairs = _pairs(switch_records, cloud_records)
+    out = []
+    for t in thresholds:
+        sent = [should_escalate(sr.trace, t) for sr, _ in pairs]
+        outcomes = [cr if up else sr for (sr, cr), up in zip(pairs, sent)]
+        spent = [(sr.trace, None) for sr, _ in pairs] + [(cr.trace, None) for (_, cr), up in zip(pairs, sent) if up]
+        out.append(RunSummary(
+            label=f"{label} + escalation@{t:.3g}", method="escalation", benchmark=_benchmark(pairs), threshold=t,
+            **_quality(outcomes), **_cost(spent, costing),
+            note=f"{sum(sent)} of {len(pairs)} questions escalated to the cloud",
+        ))
+    return out
+
+
+def default_escalation_thresholds(switch_records: Sequence[EvalRecord],
+                                  shares: Sequence[float] = (0.05, 0.1, 0.2, 0.3)) -> list[float]:
+    """Risk thresholds that escalate about each share of the answered questions: just below the risk
+    of the question ranked at that share (ties escalate together; questions without an answer
+    escalate at any threshold), one threshold per distinct set escalated."""
+    ordered = sorted((trajectory_risk(r.trace) for r in switch_records if r.trace.answer is not None), reverse=True)
+    kept: dict[int, float] = {}
+    for share in shares:
+        last = ordered[min(max(1, round(share * len(ordered))), len(ordered)) - 1] if ordered else None
+        below = [v for v in ordered if last is not None and v < last]
+        if below:
+            kept.setdefault(sum(v > below[0] for v in ordered), below[0])
+    return sorted(kept.values())
 
 
 def oracle_point(

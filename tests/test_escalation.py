@@ -126,3 +126,17 @@ def test_solve_says_when_it_escalated(runs):
     assert result.exit_code == 0, result.output
     assert "Answer: 3" in result.output
     assert "Escalated: the collaborative trajectory (2 steps, answer 18) had risk" in result.output
+
+
+def test_a_bound_on_tokens_covers_the_trajectory_and_the_cloud_solution_together(runs):
+    from adaswitch.solver import Solver, SolverSettings
+
+    settings = SolverSettings(local=f"fake:{runs / 'local.json'}", cloud=f"fake:{runs / 'cloud.json'}",
+                              introspection="confidence", threshold=0.99, escalate_above=0.5)
+    with Solver(settings) as solver:
+        spent = solver.solve("Natalia sold 9 clips twice. How many?")
+        assert spent.escalation is not None
+        used = sum(spent.escalation.trajectory.usage_of(a).completion_tokens for a in ("local", "cloud"))
+        # a bound the trajectory used up leaves nothing for the cloud: the trajectory stands
+        kept = solver.solve("Natalia sold 9 clips twice. How many?", max_tokens=used)
+        assert kept.escalation is None and kept.answer == "18"

@@ -288,6 +288,10 @@ class Solver:
         limit = self.settings.escalate_above
         if limit is None or collaboration.policy.mode != "adaswitch" or not should_escalate(trace, limit):
             return trace
+        if max_tokens is not None:  # the cloud's own solution gets what the trajectory left of the bound
+            max_tokens -= sum(trace.usage_of(agent).completion_tokens for agent in ("local", "cloud"))
+            if max_tokens <= 0:
+                return trace
         cloud_trace = self.collaboration("cloud").solve(question, family, knowledge, question_id, on_step,
                                                         answer_type=answer_type, seed=seed, max_tokens=max_tokens,
                                                         temperature=temperature)

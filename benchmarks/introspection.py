@@ -11,8 +11,9 @@ Reads run directories (never runs a model), so every figure can be re-derived fr
   a 95% interval resampling trajectories) and within wrong trajectories.
 - ``--curve METHOD=RUN`` (repeatable): runs of switching methods (``adaswitch``, ``random``,
   ``position``, ...); each gives a point (cloud share of steps, accuracy). With ``--local RUN`` and
-  ``--cloud RUN`` the query-level cascade is added on the same questions, and every curve's APGR is
-  computed over the upper concave hull. Each method's first point is compared, paired by question,
+  ``--cloud RUN`` the query-level cascade is added on the same questions, and so is each ``adaswitch*``
+  run with question-level escalation (``escalation``: about 10% and 20% of its questions escalated),
+  and every curve's APGR is computed over the upper concave hull. Each method's first point is compared, paired by question,
   with every other method's point nearest in cloud share.
 
 Writes ``--out`` (default ``docs/results/introspection.json``), keeping other benchmarks' entries:
@@ -41,10 +42,13 @@ from adaswitch.grading.metrics import (
     cascade_points,
     curve_metrics,
     default_cascade_thresholds,
+    default_escalation_thresholds,
+    escalation_points,
     paired_difference,
     question_outcomes,
     summarize_run,
 )
+from adaswitch.evaluation.headline import ESCALATED_SHARES
 from adaswitch.grading.rundir import load_cloud_only_run, load_run
 from adaswitch.grading.signals import feature_figures, labelled_rows, rescored_with
 from adaswitch.introspection import fit_combiner
@@ -220,13 +224,16 @@ def _curves(entry: dict, args: argparse.Namespace, samples: dict) -> None:
         local_acc = sum(r.score.correct for r in local_records) / len(local_records)
         cloud_acc = sum(r.score.correct for r in cloud_records) / len(cloud_records)
         entry["local_accuracy"], entry["cloud_accuracy"] = round(local_acc, 4), round(cloud_acc, 4)
-        by_id = {r.sample_id: r for r in cloud_records}
-        thresholds = default_cascade_thresholds(local_records)
-        for t, point in zip(thresholds, cascade_points(local_records, cloud_records, thresholds)):
-            outcomes = {r.sample_id: (by_id[r.sample_id].score.correct if _rejected(r, t) else r.score.correct)
-                        for r in local_records if r.sample_id in by_id}
-            points["cascade"].append(Point(point.cloud_share_steps or 0.0, point.cloud_share_tokens or 0.0,
-                                           point.accuracy or 0.0, outcomes))
+        composed = {"cascade": cascade_points(local_records, cloud_records, default_cascade_thresholds(local_records))}
+        for spec in args.curve:  # each AdaSwitch run with question-level escalation (adaswitch.escalation)
+            method, _, run = spec.partition("=")
+            if method.startswith("adaswitch"):
+                records = load_run(Path(run))[1]
+                thresholds = default_escalation_thresholds(records, shares=ESCALATED_SHARES)
+                composed.setdefault("escalation", []).extend(escalation_points(records, cloud_records, thresholds))
+        for method, summaries in composed.items():
+            points[method] += [Point(s.cloud_share_steps or 0.0, s.cloud_share_tokens or 0.0, s.accuracy or 0.0,
+                                     s.correct) for s in summaries]
         for method, pts in points.items():
             summary = curve_metrics([(p.steps, p.accuracy) for p in pts], local_acc, cloud_acc)
             entry["apgr"][method] = _round(summary.apgr)
@@ -257,11 +264,6 @@ class Point(NamedTuple):
     accuracy: float
     outcomes: dict
     """Sample id -> answered right."""
-
-
-def _rejected(record, threshold: float) -> bool:
-    """Whether the cascade sends the question to the cloud (as :func:`cascade_points` decides)."""
-    return record.prediction is None or (record.final_check_p is not None and record.final_check_p > threshold)
 
 
 def _argv() -> list[str]:

@@ -16,19 +16,25 @@ from adaswitch.introspection.combined import CombinerModel
 SCRIPT = {"rules": [
     {"match": "Thought 1:$", "text": " Compute.\nAction 1: calculate[9 * 2]", "logprob": -0.9},
     {"match": "Thought 2:$", "text": " Done.\nAction 2: finish[18]", "logprob": -0.05}]}
+# the same agent unsure of its multiplication on the first three questions only (solved in order)
+UNEVEN = {"rules": [{**SCRIPT["rules"][0], "times": 3}, {**SCRIPT["rules"][0], "logprob": -0.01}, SCRIPT["rules"][1]]}
 
 
 def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, monkeypatch):
     _register()
     script = tmp_path / "s.json"
     script.write_text(json.dumps(SCRIPT))
+    uneven = tmp_path / "uneven.json"
+    uneven.write_text(json.dumps(UNEVEN))
     runner = CliRunner()
     common = ["gsm8k", "--local", f"fake:{script}", "--cloud", f"fake:{script}", "--cache", "off", "--no-progress"]
     judged = ["--mode", "local", "--judge-steps", "--introspection", "confidence"]
     for args in (["--split", "train", "--limit", "8", *judged, "--out", str(tmp_path / "fit")],
                  ["--limit", "6", *judged, "--out", str(tmp_path / "test")],
                  ["--limit", "6", "--mode", "cloud", "--out", str(tmp_path / "cloud")],
-                 ["--limit", "6", "--mode", "random", "--switch-rate", "0.5", "--out", str(tmp_path / "random")]):
+                 ["--limit", "6", "--mode", "random", "--switch-rate", "0.5", "--out", str(tmp_path / "random")],
+                 ["--limit", "6", "--mode", "adaswitch", "--introspection", "confidence", "-t", "0.99", "--workers", "1",
+                  "--local", f"fake:{uneven}", "--out", str(tmp_path / "adaswitch")]):
         result = runner.invoke(cli, ["eval", *common, *args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
     share = benchmark_script("cloud_share").cloud_share
@@ -38,7 +44,7 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
     out.write_text(json.dumps({"svamp": {"kept": True}, "gsm8k": {
         "signals": {"consistency": {"auroc_first": 0.78}, "confidence": {"auroc_first": 0.0}}, "paragraphs": {"n": 1}}}))
     argv = ["introspection.py", "--fit", str(tmp_path / "fit"), "--test", str(tmp_path / "test"),
-            "--curve", f"random={tmp_path / 'random'}", "--local", str(tmp_path / "test"), "--cloud", str(tmp_path / "cloud"),
+            "--curve", f"random={tmp_path / 'random'}", "--curve", f"adaswitch={tmp_path / 'adaswitch'}", "--local", str(tmp_path / "test"), "--cloud", str(tmp_path / "cloud"),
             "--combiner-out", str(tmp_path / "combiner.json"), "--calibration-out", str(tmp_path / "cal"), "--out", str(out)]
     monkeypatch.setattr(sys, "argv", argv)
     benchmark_script("introspection").main()
@@ -58,6 +64,9 @@ def test_the_benchmark_fits_scores_and_calibrates(tmp_path, benchmark_script, mo
     assert {"confidence", "min_logprob", "position", "combined"} <= set(entry["signals"])
     assert set(entry["signals"]["combined"]) >= {"auroc_first", "auroc_within_wrong", "ci"}
     assert entry["curves"]["random"][0][0] > 0 and "cascade" in entry["curves"]
+    # the AdaSwitch run escalated: its three unsure questions go to the cloud whole, on top of its own point
+    assert entry["curves"]["adaswitch"] == [[0.0, round(1 / 6, 4)]]
+    assert len(entry["curves"]["escalation"]) == 1 and entry["curves"]["escalation"][0][0] > 0.0
     combiner = CombinerModel.load(tmp_path / "combiner.json")
     assert "min_logprob" in combiner.names and combiner.fitted_on["split"] == "train"
     for signal in ("combined", "position"):

@@ -5,8 +5,9 @@ one benchmark, each method's measured points joined in order of cloud share, the
 and the cloud agent at 1 (a dashed chord between them: what mixing the two at random reaches), and
 writes a PNG. Needs matplotlib (the ``plot`` extra).
 
-Usage: python benchmarks/plot_curves.py [--benchmark gsm8k] [--results docs/results/introspection.json]
-       [--out docs/results/curves-gsm8k.png]
+Usage: python benchmarks/plot_curves.py [--benchmark gsm8k] [--within paragraphs]
+       [--results docs/results/introspection.json] [--out docs/results/curves-gsm8k.png]
+(``--within NAME``: the benchmark's sub-entry NAME, e.g. the paragraph format's comparison.)
 """
 
 from __future__ import annotations
@@ -54,14 +55,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", default="gsm8k")
     parser.add_argument("--results", type=Path, default=Path("docs/results/introspection.json"))
+    parser.add_argument("--within", help="plot the benchmark's sub-entry of this name (e.g. paragraphs)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
     if args.benchmark not in results:
         raise SystemExit(f"{args.results} has no entry for {args.benchmark}")
-    entry = results[args.benchmark]
-    title = f"{args.benchmark} {entry.get('slice', '')}, n = {entry.get('n')}\nlocal: {entry.get('local_model', '')}"
-    out = plot(entry, title, args.out or args.results.parent / f"curves-{args.benchmark}.png")
+    entry, name = results[args.benchmark], args.benchmark
+    if args.within:
+        if args.within not in entry:
+            raise SystemExit(f"{args.results} has no entry {args.benchmark}.{args.within}")
+        entry, name = entry[args.within], f"{args.benchmark}-{args.within}"
+    title = f"{name} {entry.get('slice', '')}, n = {entry.get('n')}\nlocal: {entry.get('local_model', '')}"
+    out = plot(entry, title, args.out or args.results.parent / f"curves-{name}.png")
     print(f"wrote {out}")
 
 

@@ -3,7 +3,8 @@
 # in order; each eval resumes when rerun. The base 0.5B as local agent (practice in paragraphs gave it
 # nothing, docs/DECISIONS.md), the 1.5B as cloud, both behind llama.cpp's server. About 2 h 15 min on
 # 2 cores up to the budget-0.2 pair (the cloud run 60 min, the judged local runs 12 and 18 min, AdaSwitch 25 min,
-# random 32 min), then about 30 min per further run.
+# random 32 min), then about 30 min per further run (session 19: random at b0.3's rate 46 min, b0.1 25 min,
+# self-reflection 14 min, random at b0.1's rate about 40 min).
 # With CODE=1 every run has --run-code (the python a paragraph writes is run) and goes under
 # runs/intro-para-code instead of runs/intro-para (session 17; its figures go to
 # docs/results/introspection.json's gsm8k.paragraphs_code entry, see --within below).
@@ -32,4 +33,5 @@ $RUN --local $L --cloud $C --mode adaswitch --introspection position --calibrati
 $RUN --local $L --cloud $C --mode adaswitch --introspection combined --probe $W/combiner.json --calibration $W/calibration/combined.json --cloud-budget 0.1 $TEST --out $W/combined-b0.1
 RATE1=$(python benchmarks/cloud_share.py $W/combined-b0.1)
 $RUN --local $L --cloud $C --mode random --switch-rate $RATE1 $TEST --out $W/random-matched-b0.1
-python benchmarks/introspection.py --within $WITHIN --fit $W/fit-train1000 --test $W/test-200 --curve adaswitch-combined=$W/combined-b0.1 --curve adaswitch-combined=$W/combined-b0.2 --curve adaswitch-combined=$W/combined-b0.3 --curve random=$W/random-matched-b0.1 --curve random=$W/random-matched --curve random=$W/random-matched-b0.3 --curve position=$W/position-b0.2 --local $W/test-200 --cloud $W/cloud-200 --combiner-out $OUT/combiner-gsm8k.json --calibration-out $OUT
+$RUN --local $L --cloud $C --mode self-reflection --introspection combined --probe $W/combiner.json --calibration $W/calibration/combined.json --cloud-budget 0.2 $TEST --out $W/self-reflection-b0.2
+python benchmarks/introspection.py --within $WITHIN --fit $W/fit-train1000 --test $W/test-200 --curve adaswitch-combined=$W/combined-b0.1 --curve adaswitch-combined=$W/combined-b0.2 --curve adaswitch-combined=$W/combined-b0.3 --curve random=$W/random-matched-b0.1 --curve random=$W/random-matched --curve random=$W/random-matched-b0.3 --curve position=$W/position-b0.2 --curve self-reflection=$W/self-reflection-b0.2 --local $W/test-200 --cloud $W/cloud-200 --combiner-out $OUT/combiner-gsm8k.json --calibration-out $OUT

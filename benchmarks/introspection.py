@@ -13,8 +13,8 @@ Reads run directories (never runs a model), so every figure can be re-derived fr
   ``position``, ...); each gives a point (cloud share of steps, accuracy). With ``--local RUN`` and
   ``--cloud RUN`` the query-level cascade is added on the same questions, and so is each ``adaswitch*``
   run with question-level escalation (``escalation``: about 10% and 20% of its questions escalated),
-  and every curve's APGR is computed over the upper concave hull. Each method's first point is compared, paired by question,
-  with every other method's point nearest in cloud share.
+  and every curve's APGR is computed over the upper concave hull. Each method's first point is
+  compared, paired by question, with every other method's point nearest in cloud share.
 
 Writes ``--out`` (default ``docs/results/introspection.json``), keeping other benchmarks' entries:
 ``{BENCH: {"signals": {NAME: {"auroc_first", "auroc_within_wrong", "ci", ...}}, "curves": {METHOD:
@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from adaswitch.benchmarks import get_benchmark
+from adaswitch.evaluation.headline import ESCALATED_SHARES
 from adaswitch.grading.metrics import (
     auroc,
     cascade_points,
@@ -48,7 +49,6 @@ from adaswitch.grading.metrics import (
     question_outcomes,
     summarize_run,
 )
-from adaswitch.evaluation.headline import ESCALATED_SHARES
 from adaswitch.grading.rundir import load_cloud_only_run, load_run
 from adaswitch.grading.signals import feature_figures, labelled_rows, rescored_with
 from adaswitch.introspection import fit_combiner

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field, computed_field
 
 from adaswitch.benchmarks.base import Sample
+from adaswitch.escalation import should_escalate, trajectory_risk
 from adaswitch.grading.records import EvalRecord, RunConfig
 from adaswitch.grading.rules import (
     Judgment,
@@ -33,7 +34,6 @@ from adaswitch.grading.rules import (
     local_judgments,
     up_to_first_error,
 )
-from adaswitch.escalation import should_escalate, trajectory_risk
 from adaswitch.trace import Agent, Trace
 from adaswitch.usage import Usage
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from adaswitch.cli import _register, cli
 from adaswitch.escalation import should_escalate, trajectory_risk
-from adaswitch.evaluation.headline import benchmark_headline
-from adaswitch.grading.metrics import default_escalation_thresholds, escalation_points, summarize_run
+from adaswitch.evaluation.headline import benchmark_headline, markdown
+from adaswitch.grading.metrics import auroc, default_escalation_thresholds, escalation_points, summarize_run
 from adaswitch.grading.rundir import load_run
 from adaswitch.trace import StepRecord, Trace
 
@@ -78,6 +78,9 @@ def test_composing_a_switching_run_with_the_cloud_only_run_gives_what_the_engine
     assert composed.cloud_share_steps == engine.cloud_share_steps == pytest.approx(2 / 10)
     assert composed.cloud.completion_tokens == engine.cloud.completion_tokens > 0
     assert composed.local.completion_tokens == engine.local.completion_tokens
+    # the risk's AUROC against wrong answers: the wrong test-1 ties the right test-0 (both unsure), the
+    # wrong test-2 and test-3 are surer than it: 0.5 of 3 pairs
+    assert (composed.auroc, composed.auroc_n, composed.auroc_wrong) == (pytest.approx(0.5 / 3), 4, 3)
     # a threshold above every risk escalates nothing: the switching run itself
     untouched, = escalation_points(load_run(runs / "adaswitch")[1], load_run(runs / "cloud")[1], [0.99])
     assert untouched.correct == {"test-0": True, "test-1": False, "test-2": False, "test-3": False}
@@ -107,6 +110,15 @@ def test_thresholds_escalate_the_asked_shares_and_the_headline_shows_the_curve(r
     h = benchmark_headline(runs / "local", runs / "cloud", [runs / "adaswitch"])
     escalations = [r for r in h.methods if r.method == "escalation"]
     assert [r.note for r in escalations] == ["2 of 4 questions escalated to the cloud"]
+    assert escalations[0].question_auroc == pytest.approx(0.5 / 3, abs=1e-4)
+    # the cascade's rows carry its final check's AUROC on the local run's answered questions
+    checked = [(r.final_check_p, not r.score.correct) for r in load_run(runs / "local")[1] if r.final_check_p is not None]
+    assert len(checked) == 4
+    check_auroc = auroc([p for p, _ in checked], [w for _, w in checked])
+    assert {r.question_auroc for r in h.methods if r.method == "cascade"} == {round(check_auroc, 4)}
+    assert all(r.question_auroc is None for r in h.methods if r.method not in ("cascade", "escalation"))
+    assert (f"the cascade's final check {check_auroc:.2f}; the risk of adaswitch confidence, τ 0.99 0.17."
+            in markdown(h))
     assert escalations[0].label.startswith("adaswitch confidence, τ 0.99 + escalation@")
     assert {p.reference for p in h.paired if p.label == escalations[0].label} >= {"adaswitch confidence, τ 0.99"}
 

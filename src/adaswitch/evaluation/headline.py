@@ -55,6 +55,10 @@ class MethodRow(BaseModel):
     wall_time_s: float | None = None
     """Time the run's questions were being solved (the union of their solving intervals, so the pauses
     of a resumed run do not count); None for composed baselines, which cost no run of their own."""
+    question_auroc: float | None = None
+    """For the question-level baselines (``cascade``, ``escalation``): the AUROC of the score that sends
+    a question to the cloud (the cascade's final check, the escalation's trajectory risk) against wrong
+    answers of the trajectories it scores."""
     note: str = ""
     correct: dict[str, bool] = Field(default_factory=dict, exclude=True)
 
@@ -205,8 +209,9 @@ def _label(method: str, config: RunConfig, budget: float | None) -> str:
 
 
 def _composed(summary: RunSummary) -> MethodRow:
+    question_auroc = _round(summary.auroc) if summary.method in ("cascade", "escalation") and summary.auroc is not None else None
     return MethodRow(label=summary.label, method=summary.method, **_figures(summary), threshold=summary.threshold,
-                     note=summary.note, correct=summary.correct)
+                     question_auroc=question_auroc, note=summary.note, correct=summary.correct)
 
 
 def _figures(summary: RunSummary) -> dict:
@@ -310,6 +315,14 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
             lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {_points(p.difference)} "
                          f"| [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} |")
     extras = ["APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
+    scored = {}
+    for r in h.methods:  # one figure per scored run: a family's rows share their score
+        if r.question_auroc is not None:
+            scored.setdefault("the cascade's final check" if r.method == "cascade" else f"the risk of {r.label.split(' + ')[0]}",
+                              r.question_auroc)
+    if scored:
+        extras.append("AUROC against wrong answers of the score that sends a question to the cloud: "
+                      + "; ".join(f"{k} {v:.2f}" for k, v in scored.items()) + ".")
     extras += [f"Wall time of the runs: {h.wall_time_s / 3600:.1f} h."]
     if h.not_run:
         extras.append("Not run yet: " + "; ".join(h.not_run) + ".")

@@ -629,10 +629,14 @@ def escalation_points(
 
     A question whose trajectory ended without an answer or with a risk above the threshold takes the
     cloud-only run's answer, as ``--escalate-above`` would give it (the cloud solves it from the
-    start, greedily); its switching trajectory is paid for all the same.
+    start, greedily); its switching trajectory is paid for all the same. The AUROC column is the
+    risk's, at question level, against wrong answers of the answered switching trajectories (the
+    counterpart of the cascade's final check).
     """
     costing = costing or Costing()
     pairs = _pairs(switch_records, cloud_records)
+    judged = [(trajectory_risk(sr.trace), not sr.score.correct) for sr, _ in pairs if sr.trace.answer is not None]
+    risk_auroc = auroc([r for r, _ in judged], [w for _, w in judged])
     out = []
     for t in thresholds:
         sent = [should_escalate(sr.trace, t) for sr, _ in pairs]
@@ -641,6 +645,7 @@ def escalation_points(
         out.append(RunSummary(
             label=f"{label} + escalation@{t:.3g}", method="escalation", benchmark=_benchmark(pairs), threshold=t,
             **_quality(outcomes), **_cost(spent, costing),
+            auroc=risk_auroc, auroc_n=len(judged), auroc_wrong=sum(w for _, w in judged),
             note=f"{sum(sent)} of {len(pairs)} questions escalated to the cloud",
         ))
     return out

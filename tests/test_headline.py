@@ -145,3 +145,25 @@ def test_the_standard_comparison_hands_its_sweeps_to_the_headline(runs, tmp_path
                            [Path(p) for p in manifest["gsm8k"]["switching"]])
     assert [r.method for r in h.methods][:4] == ["local", "cloud", "adaswitch", "random"]
     assert not any("read as the cloud-only run" in note for note in h.notes)
+
+
+def test_cloud_spend_counts_the_cloud_bill_against_the_cloud_alone_not_diluted_by_local_work(runs):
+    h = benchmark_headline(runs / "local", runs / "cloud", [runs / "adaswitch"])
+    rows = {r.method: r for r in h.methods if r.method != "cascade"}
+    assert (rows["local"].cloud_spend_steps, rows["cloud"].cloud_spend_steps) == (0.0, 1.0)
+    assert rows["cloud"].cloud_spend_tokens == 1.0 and rows["local"].cloud_spend_tokens == 0.0
+    # the cloud alone writes one step per question, the local agent two. A cascade that sends k of the
+    # four questions pays the cloud k steps (k/4 of the cloud alone's bill) on top of all 8 local
+    # steps, so its share of the work, k/(8 + k), is at most a third while its bill reaches the cloud's
+    cascades = [r for r in h.methods if r.method == "cascade"]
+    assert cascades
+    for row in cascades:
+        sent = int(row.note.split(" of ")[0])
+        assert row.cloud_spend_steps == pytest.approx(sent / 4, abs=1e-4)
+        assert row.cloud_share_steps == pytest.approx(sent / (8 + sent), abs=1e-4)
+    assert max(r.cloud_spend_steps for r in cascades) == 1.0
+    # AdaSwitch hands every first step to the cloud, which finishes there: the cloud alone's bill
+    assert rows["adaswitch"].cloud_spend_steps == 1.0
+    assert {p.axis for p in h.paired if p.reference.startswith("cascade")} == {"steps", "tokens", "spend"}
+    assert h.apgr_cloud_spend["adaswitch"] == 0.5 and h.apgr_cloud_spend["cascade"] <= h.apgr["cascade"]
+    assert "APGR (cloud spend, the cloud's steps against the cloud alone's): adaswitch 0.50" in markdown(h)

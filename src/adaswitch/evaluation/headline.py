@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from adaswitch.grading.metrics import (
-    RunSummary, cascade_points, curve_metrics, default_cascade_thresholds, default_escalation_thresholds,
+    AgentCost, RunSummary, cascade_points, curve_metrics, default_cascade_thresholds, default_escalation_thresholds,
     escalation_points, oracle_point, paired_difference, summarize_run,
 )
 from adaswitch.grading.records import EvalRecord, RunConfig
@@ -48,6 +48,14 @@ class MethodRow(BaseModel):
     """95% Wilson score interval of the accuracy."""
     cloud_share_steps: float | None = None
     cloud_share_tokens: float | None = None
+    cloud_spend_steps: float | None = None
+    """The cloud's steps as a share of those the cloud alone writes on the same questions: the cloud
+    bill against sending every question to the cloud. The cloud's share of the work counts the local
+    work too, so a method that pays for local work it then throws away (a cascade pays for every local
+    trajectory it rejects) looks cheaper there than its cloud bill is; here it does not."""
+    cloud_spend_tokens: float | None = None
+    """As :attr:`cloud_spend_steps`, in tokens the cloud processed (those it wrote and the prompt tokens
+    it had to compute, as in the share of tokens)."""
     signal: str | None = None
     threshold: float | None = None
     cloud_budget: float | None = None
@@ -69,7 +77,8 @@ class PairedRow(BaseModel):
     label: str
     reference: str
     axis: str
-    """The cloud share (``steps`` or ``tokens``) at which the reference was chosen nearest."""
+    """Where the reference was chosen nearest: the cloud's share of the ``steps`` or the ``tokens``, or
+    its ``spend`` (its steps against the cloud alone's, :attr:`MethodRow.cloud_spend_steps`)."""
     n: int
     difference: float
     interval: tuple[float, float]
@@ -88,6 +97,8 @@ class BenchmarkHeadline(BaseModel):
     paired: list[PairedRow] = Field(default_factory=list)
     apgr: dict[str, float | None] = Field(default_factory=dict)
     """Average performance-gap recovered over the share of steps, per family (upper concave hull)."""
+    apgr_cloud_spend: dict[str, float | None] = Field(default_factory=dict)
+    """The same over :attr:`MethodRow.cloud_spend_steps`, the cloud's steps against the cloud alone's."""
     not_run: list[str] = Field(default_factory=list)
     """Methods of the standard comparison that no run here covers."""
     wall_time_s: float
@@ -145,35 +156,51 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
         if config.benchmark != benchmark:
             raise ValueError(f"a {config.benchmark} run among {benchmark} runs")
     questions = {r.sample_id for r in local_records}
-    rows = [_row(local_config, local_records, local, "local"), _row(cloud_config, cloud_records, cloud, "cloud")]
-    switched = [(_row(config, records, Path(path)), records) for path, (config, records) in zip(switching, configs)]
+    alone = _cloud_alone(cloud_config, cloud_records)
+    rows = [_row(local_config, local_records, local, alone, "local"),
+            _row(cloud_config, cloud_records, cloud, alone, "cloud")]
+    switched = [(_row(config, records, Path(path), alone), records)
+                for path, (config, records) in zip(switching, configs)]
     rows += [row for row, _ in switched]
     for row in rows:
         missing = len(questions - set(row.correct))
         if missing:
             notes.append(f"{row.label}: {missing} of the {len(questions)} questions not answered (a run not finished?)")
     thresholds = default_cascade_thresholds(local_records)
-    rows += [_composed(s) for s in cascade_points(local_records, cloud_records, thresholds)]
-    rows.append(_composed(oracle_point(local_records, cloud_records)))
+    rows += [_composed(s, alone) for s in cascade_points(local_records, cloud_records, thresholds)]
+    rows.append(_composed(oracle_point(local_records, cloud_records), alone))
     for row, records in switched:
         if row.method == "adaswitch":
             shares = default_escalation_thresholds(records, shares=ESCALATED_SHARES)
             points = escalation_points(records, cloud_records, shares, label=row.label)
-            rows += [_composed(s) for s in points]
-    local_acc, cloud_acc = rows[0].accuracy, rows[1].accuracy
-    apgr = {}
-    for family in FAMILIES:
-        points = [(r.cloud_share_steps, r.accuracy) for r in rows if r.method == family and r.cloud_share_steps is not None]
-        if points and cloud_acc > local_acc:
-            apgr[family] = _round(curve_metrics(points, local_acc, cloud_acc).apgr)
+            rows += [_composed(s, alone) for s in points]
     return BenchmarkHeadline(
         benchmark=benchmark, n=len(local_records), slice=slice_text or _slice(local_config),
         local_model=local_config.local_model, cloud_model=_cloud_name(cloud_config),
-        step_format=local_config.solver.get("step_format"), methods=rows, paired=_paired(rows), apgr=apgr,
+        step_format=local_config.solver.get("step_format"), methods=rows, paired=_paired(rows),
+        apgr=_apgr(rows, "cloud_share_steps"), apgr_cloud_spend=_apgr(rows, "cloud_spend_steps"),
         not_run=_not_run(rows), wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
 
 
-def _row(config: RunConfig, records: list[EvalRecord], run: Path, method: str | None = None) -> MethodRow:
+def _apgr(rows: Sequence[MethodRow], axis: str) -> dict[str, float | None]:
+    """Each family's APGR over the cloud cost ``axis`` (a field of :class:`MethodRow`); the first two
+    rows are the local and the cloud alone."""
+    local_acc, cloud_acc = rows[0].accuracy, rows[1].accuracy
+    apgr = {}
+    for family in FAMILIES:
+        points = [(getattr(r, axis), r.accuracy) for r in rows if r.method == family and getattr(r, axis) is not None]
+        if points and cloud_acc > local_acc:
+            apgr[family] = _round(curve_metrics(points, local_acc, cloud_acc).apgr)
+    return apgr
+
+
+def _cloud_alone(config: RunConfig, records: list[EvalRecord]) -> AgentCost:
+    """What the cloud-only run's cloud agent spent (the reference of the cloud spend columns)."""
+    return summarize_run(config, records).cloud
+
+
+def _row(config: RunConfig, records: list[EvalRecord], run: Path, alone: AgentCost,
+         method: str | None = None) -> MethodRow:
     summary = summarize_run(config, records)
     method = method or _family(config)
     budget = config.solver.get("cloud_budget")
@@ -182,7 +209,7 @@ def _row(config: RunConfig, records: list[EvalRecord], run: Path, method: str | 
     extras += ["code run"] if config.solver.get("run_code") else []
     return MethodRow(
         label=_label(method, config, budget) + (f" ({', '.join(extras)})" if extras else ""), method=method,
-        run=str(run), **_figures(summary),
+        run=str(run), **_figures(summary, alone),
         signal=config.introspection if method in ("adaswitch", "escalation", "self-reflection") else None,
         threshold=_round(config.threshold), cloud_budget=budget, switch_rate=_round(summary.switch_rate),
         wall_time_s=solving_time(records), correct=summary.correct)
@@ -208,18 +235,22 @@ def _label(method: str, config: RunConfig, budget: float | None) -> str:
     return method
 
 
-def _composed(summary: RunSummary) -> MethodRow:
-    question_auroc = _round(summary.auroc) if summary.method in ("cascade", "escalation") and summary.auroc is not None else None
-    return MethodRow(label=summary.label, method=summary.method, **_figures(summary), threshold=summary.threshold,
-                     question_auroc=question_auroc, note=summary.note, correct=summary.correct)
+def _composed(summary: RunSummary, alone: AgentCost) -> MethodRow:
+    question_auroc = _round(summary.auroc) if summary.method in ("cascade", "escalation") else None
+    return MethodRow(label=summary.label, method=summary.method, **_figures(summary, alone),
+                     threshold=summary.threshold, question_auroc=question_auroc, note=summary.note,
+                     correct=summary.correct)
 
 
-def _figures(summary: RunSummary) -> dict:
+def _figures(summary: RunSummary, alone: AgentCost) -> dict:
     right = sum(summary.correct.values())
     return {"n": summary.n, "accuracy": _round(summary.accuracy or 0.0),
             "interval": tuple(_round(v) for v in wilson_interval(right, summary.n)),
             "cloud_share_steps": _round(summary.cloud_share_steps),
-            "cloud_share_tokens": _round(summary.cloud_share_tokens)}
+            "cloud_share_tokens": _round(summary.cloud_share_tokens),
+            "cloud_spend_steps": _round(summary.cloud.steps / alone.steps) if alone.steps else None,
+            "cloud_spend_tokens": (_round(summary.cloud.processed_tokens / alone.processed_tokens)
+                                   if alone.processed_tokens else None)}
 
 
 _REFERENCES = {
@@ -230,13 +261,14 @@ _REFERENCES = {
 
 def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
     """Each AdaSwitch row against local, cloud, and every other family's row nearest in cloud share of
-    steps (the cascade also nearest in share of tokens, the axis on which it is cheapest); each
-    escalation row against the AdaSwitch and cascade rows nearest it."""
+    steps (the cascade also nearest in share of tokens, the axis on which it is cheapest, and in cloud
+    spend, the axis of the cloud bill); each escalation row against the AdaSwitch and cascade rows
+    nearest it."""
     out = []
     for mine in (r for r in rows if r.method in _REFERENCES):
         for family in _REFERENCES[mine.method]:
             theirs = [r for r in rows if r.method == family]
-            for axis in (("steps", "tokens") if family == "cascade" else ("steps",)):
+            for axis in (("steps", "tokens", "spend") if family == "cascade" else ("steps",)):
                 near = _nearest(mine, theirs, axis)
                 found = paired_difference(mine.correct, near.correct) if near else None
                 if found is not None:
@@ -247,8 +279,11 @@ def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
     return out
 
 
+_AXES = {"steps": "cloud_share_steps", "tokens": "cloud_share_tokens", "spend": "cloud_spend_steps"}
+
+
 def _nearest(mine: MethodRow, theirs: Sequence[MethodRow], axis: str) -> MethodRow | None:
-    key = f"cloud_share_{axis}"
+    key = _AXES[axis]
     placed = [r for r in theirs if getattr(r, key) is not None]
     if not placed or getattr(mine, key) is None:
         return theirs[0] if theirs else None
@@ -297,8 +332,8 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
     h = headline
     lines = [f"### {name or h.benchmark} ({h.slice}; n = {h.n}; local {h.local_model}, cloud {h.cloud_model}"
              + (f", {h.step_format}" if h.step_format else "") + ")", "",
-             "| method | n | accuracy [95%] | cloud share of steps | of tokens | wall time |",
-             "|---|---|---|---|---|---|"]
+             "| method | n | accuracy [95%] | cloud share of steps | of tokens | cloud spend (steps) | wall time |",
+             "|---|---|---|---|---|---|---|"]
     compared = {p.reference for p in h.paired}
     cascades = [r for r in h.methods if r.method == "cascade"]
     for r in h.methods:
@@ -306,7 +341,8 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
             continue  # the cascade's other thresholds are in the JSON; shown: those compared, and its cheapest
         wall = f"{r.wall_time_s / 60:.0f} min" if r.wall_time_s else ""
         lines.append(f"| {r.label} | {r.n} | {_pct(r.accuracy)} [{_pct(r.interval[0])}, {_pct(r.interval[1])}] "
-                     f"| {_pct(r.cloud_share_steps)} | {_pct(r.cloud_share_tokens)} | {wall} |")
+                     f"| {_pct(r.cloud_share_steps)} | {_pct(r.cloud_share_tokens)} | {_pct(r.cloud_spend_steps)} "
+                     f"| {wall} |")
     if h.paired:
         lines += ["", "| AdaSwitch run | minus | at the nearest share of | n | difference (points) | paired 95% |",
                   "|---|---|---|---|---|---|"]
@@ -315,11 +351,14 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
             lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {_points(p.difference)} "
                          f"| [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} |")
     extras = ["APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
+    if h.apgr_cloud_spend:
+        extras.append("APGR (cloud spend, the cloud's steps against the cloud alone's): "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr_cloud_spend.items() if v is not None))
     scored = {}
     for r in h.methods:  # one figure per scored run: a family's rows share their score
         if r.question_auroc is not None:
-            scored.setdefault("the cascade's final check" if r.method == "cascade" else f"the risk of {r.label.split(' + ')[0]}",
-                              r.question_auroc)
+            scorer = "the cascade's final check" if r.method == "cascade" else f"the risk of {r.label.split(' + ')[0]}"
+            scored.setdefault(scorer, r.question_auroc)
     if scored:
         extras.append("AUROC against wrong answers of the score that sends a question to the cloud: "
                       + "; ".join(f"{k} {v:.2f}" for k, v in scored.items()) + ".")

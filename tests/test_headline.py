@@ -164,6 +164,6 @@ def test_cloud_spend_counts_the_cloud_bill_against_the_cloud_alone_not_diluted_b
     assert max(r.cloud_spend_steps for r in cascades) == 1.0
     # AdaSwitch hands every first step to the cloud, which finishes there: the cloud alone's bill
     assert rows["adaswitch"].cloud_spend_steps == 1.0
-    assert {p.axis for p in h.paired if p.reference.startswith("cascade")} == {"steps", "tokens", "spend"}
+    assert {p.axis for p in h.paired if p.reference.startswith("cascade")} == {"steps", "tokens", "spend", "spend tokens"}
     assert h.apgr_cloud_spend["adaswitch"] == 0.5 and h.apgr_cloud_spend["cascade"] <= h.apgr["cascade"]
     assert "APGR (cloud spend, the cloud's steps against the cloud alone's): adaswitch 0.50" in markdown(h)

@@ -78,7 +78,7 @@ class PairedRow(BaseModel):
     reference: str
     axis: str
     """Where the reference was chosen nearest: the cloud's share of the ``steps`` or the ``tokens``, or
-    its ``spend`` (its steps against the cloud alone's, :attr:`MethodRow.cloud_spend_steps`)."""
+    its spend against the cloud alone's, in steps (``spend``) or tokens (``spend tokens``)."""
     n: int
     difference: float
     interval: tuple[float, float]
@@ -99,6 +99,9 @@ class BenchmarkHeadline(BaseModel):
     """Average performance-gap recovered over the share of steps, per family (upper concave hull)."""
     apgr_cloud_spend: dict[str, float | None] = Field(default_factory=dict)
     """The same over :attr:`MethodRow.cloud_spend_steps`, the cloud's steps against the cloud alone's."""
+    apgr_cloud_spend_tokens: dict[str, float | None] = Field(default_factory=dict)
+    """The same over :attr:`MethodRow.cloud_spend_tokens` (a point past the cloud alone's tokens counts
+    at the cloud alone's)."""
     not_run: list[str] = Field(default_factory=list)
     """Methods of the standard comparison that no run here covers."""
     wall_time_s: float
@@ -179,7 +182,7 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
         local_model=local_config.local_model, cloud_model=_cloud_name(cloud_config),
         step_format=local_config.solver.get("step_format"), methods=rows, paired=_paired(rows),
         apgr=_apgr(rows, "cloud_share_steps"), apgr_cloud_spend=_apgr(rows, "cloud_spend_steps"),
-        not_run=_not_run(rows), wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
+        apgr_cloud_spend_tokens=_apgr(rows, "cloud_spend_tokens"), not_run=_not_run(rows), wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
 
 
 def _apgr(rows: Sequence[MethodRow], axis: str) -> dict[str, float | None]:
@@ -261,14 +264,13 @@ _REFERENCES = {
 
 def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
     """Each AdaSwitch row against local, cloud, and every other family's row nearest in cloud share of
-    steps (the cascade also nearest in share of tokens, the axis on which it is cheapest, and in cloud
-    spend, the axis of the cloud bill); each escalation row against the AdaSwitch and cascade rows
-    nearest it."""
+    steps (the cascade also nearest in share of tokens and in cloud spend, steps and tokens: the axes
+    of the cloud bill); each escalation row against the AdaSwitch and cascade rows nearest it."""
     out = []
     for mine in (r for r in rows if r.method in _REFERENCES):
         for family in _REFERENCES[mine.method]:
             theirs = [r for r in rows if r.method == family]
-            for axis in (("steps", "tokens", "spend") if family == "cascade" else ("steps",)):
+            for axis in (("steps", "tokens", "spend", "spend tokens") if family == "cascade" else ("steps",)):
                 near = _nearest(mine, theirs, axis)
                 found = paired_difference(mine.correct, near.correct) if near else None
                 if found is not None:
@@ -279,7 +281,8 @@ def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
     return out
 
 
-_AXES = {"steps": "cloud_share_steps", "tokens": "cloud_share_tokens", "spend": "cloud_spend_steps"}
+_AXES = {"steps": "cloud_share_steps", "tokens": "cloud_share_tokens", "spend": "cloud_spend_steps",
+         "spend tokens": "cloud_spend_tokens"}
 
 
 def _nearest(mine: MethodRow, theirs: Sequence[MethodRow], axis: str) -> MethodRow | None:
@@ -332,8 +335,8 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
     h = headline
     lines = [f"### {name or h.benchmark} ({h.slice}; n = {h.n}; local {h.local_model}, cloud {h.cloud_model}"
              + (f", {h.step_format}" if h.step_format else "") + ")", "",
-             "| method | n | accuracy [95%] | cloud share of steps | of tokens | cloud spend (steps) | wall time |",
-             "|---|---|---|---|---|---|---|"]
+             "| method | n | accuracy [95%] | cloud share of steps | of tokens | cloud spend: steps | tokens | wall time |",
+             "|---|---|---|---|---|---|---|---|"]
     compared = {p.reference for p in h.paired}
     cascades = [r for r in h.methods if r.method == "cascade"]
     for r in h.methods:
@@ -342,7 +345,7 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
         wall = f"{r.wall_time_s / 60:.0f} min" if r.wall_time_s else ""
         lines.append(f"| {r.label} | {r.n} | {_pct(r.accuracy)} [{_pct(r.interval[0])}, {_pct(r.interval[1])}] "
                      f"| {_pct(r.cloud_share_steps)} | {_pct(r.cloud_share_tokens)} | {_pct(r.cloud_spend_steps)} "
-                     f"| {wall} |")
+                     f"| {_pct(r.cloud_spend_tokens)} | {wall} |")
     if h.paired:
         lines += ["", "| AdaSwitch run | minus | at the nearest share of | n | difference (points) | paired 95% |",
                   "|---|---|---|---|---|---|"]
@@ -351,9 +354,10 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
             lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {_points(p.difference)} "
                          f"| [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} |")
     extras = ["APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
-    if h.apgr_cloud_spend:
-        extras.append("APGR (cloud spend, the cloud's steps against the cloud alone's): "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr_cloud_spend.items() if v is not None))
+    for unit, apgr in (("steps", h.apgr_cloud_spend), ("tokens", h.apgr_cloud_spend_tokens)):
+        if apgr:
+            extras.append(f"APGR (cloud spend, the cloud's {unit} against the cloud alone's): "
+                          + ", ".join(f"{k} {v:.2f}" for k, v in apgr.items() if v is not None))
     scored = {}
     for r in h.methods:  # one figure per scored run: a family's rows share their score
         if r.question_auroc is not None:

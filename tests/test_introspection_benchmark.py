@@ -87,6 +87,22 @@ def test_the_curve_picture_is_a_png(tmp_path, benchmark_script):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5_000
 
 
+def test_the_headline_picture_puts_each_family_on_the_asked_axis(tmp_path, benchmark_script):
+    rows = [{"method": "local", "accuracy": 0.2, "cloud_spend_steps": 0.0},
+            {"method": "cloud", "accuracy": 0.5, "cloud_spend_steps": 1.0},
+            {"method": "adaswitch", "accuracy": 0.3, "cloud_spend_steps": 0.2, "cloud_share_steps": 0.25},
+            {"method": "cascade", "accuracy": 0.28, "cloud_spend_steps": 0.3},
+            {"method": "cascade", "accuracy": 0.5, "cloud_spend_steps": None},
+            {"method": "self-reflection", "accuracy": 0.21, "cloud_spend_steps": 0.0}]
+    script = benchmark_script("plot_curves")
+    entry = script.headline_entry({"n": 4, "methods": rows}, "cloud_spend_steps")
+    assert (entry["local_accuracy"], entry["cloud_accuracy"]) == (0.2, 0.5)
+    assert entry["curves"] == {"adaswitch": [[0.2, 0.3]], "cascade": [[0.3, 0.28]]}
+    assert script.headline_entry({"n": 4, "methods": rows}, "cloud_share_steps")["curves"] == {"adaswitch": [[0.25, 0.3]]}
+    out = script.plot(entry, "test", tmp_path / "h.png", script.AXES["cloud_spend_steps"], unjoined=frozenset({"cascade"}))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_a_combiner_fitted_on_gsm8k_train_is_scored_on_svamp(tmp_path, benchmark_script, monkeypatch):
     """Transfer: the fit run and the test run are of different benchmarks; the entry is the test's."""
     _register()

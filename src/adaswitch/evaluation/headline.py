@@ -182,7 +182,8 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
         local_model=local_config.local_model, cloud_model=_cloud_name(cloud_config),
         step_format=local_config.solver.get("step_format"), methods=rows, paired=_paired(rows),
         apgr=_apgr(rows, "cloud_share_steps"), apgr_cloud_spend=_apgr(rows, "cloud_spend_steps"),
-        apgr_cloud_spend_tokens=_apgr(rows, "cloud_spend_tokens"), not_run=_not_run(rows), wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
+        apgr_cloud_spend_tokens=_apgr(rows, "cloud_spend_tokens"), not_run=_not_run(rows),
+        wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
 
 
 def _apgr(rows: Sequence[MethodRow], axis: str) -> dict[str, float | None]:

@@ -9,13 +9,12 @@ set -ex
 L=server:qwen2.5-coder-0.5b
 C=server:qwen2.5-coder-1.5b
 COMBINED="--introspection combined --probe runs/intro-para/combiner.json"
-for spec in "${@:-svamp:800 asdiv:2000}"; do
-  for one in $spec; do
-    B=${one%%:*}; OFF=${one##*:}; W=runs/intro-$B
-    RUN="adaswitch eval $B --workers 8 --no-progress --step-format paragraphs"
-    $RUN --local $L --mode local --judge-steps $COMBINED --offset $OFF --limit 200 --out $W/calibration-slice
-    adaswitch calibrate $W/calibration-slice --out $W/calibration-combined.json
-    $RUN --local $L --cloud $C --mode adaswitch $COMBINED --calibration $W/calibration-combined.json \
-      --cloud-budget 0.2 --limit 200 --out $W/combined-b0.2-own-calibration
-  done
+[ $# -gt 0 ] || set -- svamp:800 asdiv:2000
+for spec in "$@"; do
+  B=${spec%%:*}; OFF=${spec##*:}; W=runs/intro-$B
+  RUN="adaswitch eval $B --workers 8 --no-progress --step-format paragraphs"
+  $RUN --local $L --mode local --judge-steps $COMBINED --offset $OFF --limit 200 --out $W/calibration-slice
+  adaswitch calibrate $W/calibration-slice --out $W/calibration-combined.json
+  $RUN --local $L --cloud $C --mode adaswitch $COMBINED --calibration $W/calibration-combined.json \
+    --cloud-budget 0.2 --limit 200 --out $W/combined-b0.2-own-calibration
 done

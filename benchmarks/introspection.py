@@ -86,7 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", help="the entry to write (default: the test run's benchmark); the fit run "
                         "may be of another benchmark (a combiner fitted on GSM8K train, tested on SVAMP: transfer)")
-    parser.add_argument("--fit", type=Path, required=True)
+    parser.add_argument("--fit", type=Path, action="append", required=True,
+                        help="judged local-only run the combiner is fitted on (repeatable: runs of one local "
+                             "model on disjoint questions of one benchmark and split are pooled)")
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--curve", action="append", default=[], help="METHOD=RUN_DIR (repeatable)")
     parser.add_argument("--local", type=Path, help="local-only run of the test slice (cascade, curve endpoint)")
@@ -103,7 +105,7 @@ def main() -> None:
                         help="folder for calibration files of the combiner and the position baseline on the fit run")
     args = parser.parse_args()
 
-    fit_config, fit_records = load_run(args.fit)
+    fit_config, fit_records = load_fit_runs(args.fit)
     test_config, test_records = load_run(args.test)
     args.benchmark = args.benchmark or test_config.benchmark
     fit_samples = samples_of(fit_config.benchmark, fit_config.split)
@@ -115,7 +117,7 @@ def main() -> None:
     for l2 in L2_GRID:  # the penalty is chosen by the cross-validated AUROC on the fit slice alone
         combiner, held = fit_combiner(
             [r.features for r in rows], wrong, [r.question for r in rows], FEATURES, l2=l2,
-            fitted_on={"run": str(args.fit), "benchmark": fit_config.benchmark, "split": fit_config.split, "local_model": fit_config.local_model,
+            fitted_on={"run": _joined(args.fit), "benchmark": fit_config.benchmark, "split": fit_config.split, "local_model": fit_config.local_model,
                        "local_identity": fit_config.local_identity, "rows": "proposals up to the first error, unforced",
                        "l2": l2})
         fits[l2] = (auroc(held.tolist(), wrong) or 0.0, combiner)
@@ -160,6 +162,26 @@ def main() -> None:
     print(json.dumps({k: v for k, v in entry.items() if k != "combiner"}, indent=1))
 
 
+def load_fit_runs(run_dirs: list[Path]) -> tuple:
+    """The first run's configuration and every run's records: the runs must be of one benchmark, split
+    and local model (the same identity) and share no question."""
+    config, records = load_run(run_dirs[0])
+    for run_dir in run_dirs[1:]:
+        other, more = load_run(run_dir)
+        if (other.benchmark, other.split, other.local_identity) != (config.benchmark, config.split, config.local_identity):
+            raise SystemExit(f"{run_dir} is not of {config.benchmark} {config.split} with {config.local_identity}: "
+                             "fit runs must share benchmark, split and local model")
+        shared = {r.sample_id for r in records} & {r.sample_id for r in more}
+        if shared:
+            raise SystemExit(f"{run_dir} repeats {len(shared)} questions of the fit runs before it, e.g. {min(shared)}")
+        records = records + more
+    return config, records
+
+
+def _joined(paths: list[Path]) -> str:
+    return " + ".join(str(p) for p in paths)
+
+
 def kept_from(old: dict, entry: dict, keep: set[str]) -> dict:
     """``entry``, with what ``old`` holds under the names in ``keep`` that this run did not make: a
     signal scored by another run (``consistency``), a second step format's figures (``paragraphs``)."""
@@ -188,7 +210,7 @@ def write_calibrations(folder: Path, records: list, config, combiner, args: argp
                 combined_p.append(1.0 if forced else combiner.p_error(features))
                 position_p.append(1.0 if forced else position.p_at(step.index))
     common = {"local_model": config.local_model, "local_identity": config.local_identity,
-              "questions": len(records), "sources": [str(args.fit)]}
+              "questions": len(records), "sources": [str(p) for p in args.fit]}
     Calibration(introspection="combined", signal_file_sha256=file_sha256(args.combiner_out),
                 p_errors=sorted(combined_p), **common).save(folder / "combined.json")
     Calibration(introspection="position", p_errors=sorted(position_p), **common).save(folder / "position.json")

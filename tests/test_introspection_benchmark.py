@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from adaswitch.calibration import Calibration
@@ -124,3 +125,34 @@ def test_a_combiner_fitted_on_gsm8k_train_is_scored_on_svamp(tmp_path, benchmark
     assert set(written) == {"svamp"} and written["svamp"]["n"] == 5
     assert "combined" in written["svamp"]["signals"]
     assert CombinerModel.load(tmp_path / "combiner.json").fitted_on["benchmark"] == "gsm8k"
+
+
+def test_fit_runs_on_disjoint_questions_are_pooled_and_a_repeated_one_refused(tmp_path, benchmark_script, monkeypatch):
+    _register()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(SCRIPT))
+    runner = CliRunner()
+    judged = ["--local", f"fake:{script}", "--cache", "off", "--no-progress", "--mode", "local",
+              "--judge-steps", "--introspection", "confidence"]
+    for args in (["--split", "train", "--limit", "5", "--out", str(tmp_path / "fit-a")],
+                 ["--split", "train", "--offset", "5", "--limit", "3", "--out", str(tmp_path / "fit-b")],
+                 ["--limit", "4", "--out", str(tmp_path / "test")]):
+        result = runner.invoke(cli, ["eval", "gsm8k", *judged, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    argv = ["introspection.py", "--fit", str(tmp_path / "fit-a"), "--fit", str(tmp_path / "fit-b"),
+            "--test", str(tmp_path / "test"), "--combiner-out", str(tmp_path / "combiner.json"),
+            "--calibration-out", str(tmp_path / "cal"), "--out", str(tmp_path / "out.json")]
+    monkeypatch.setattr(sys, "argv", argv)
+    benchmark_script("introspection").main()
+    combiner = CombinerModel.load(tmp_path / "combiner.json")
+    assert combiner.fitted_on["questions"] == 8 and " + " in combiner.fitted_on["run"]
+    calibration = Calibration.load(tmp_path / "cal" / "combined.json")
+    assert calibration.questions == 8 and len(calibration.sources) == 2
+    # the same questions twice would count them twice: refused
+    monkeypatch.setattr(sys, "argv", [*argv, "--fit", str(tmp_path / "fit-b")])
+    with pytest.raises(SystemExit, match="repeats 3 questions"):
+        benchmark_script("introspection").main()
+    # a run of another benchmark cannot be pooled with GSM8K train
+    monkeypatch.setattr(sys, "argv", [*argv[:3], "--fit", str(tmp_path / "test"), *argv[5:]])
+    with pytest.raises(SystemExit, match="must share benchmark, split and local model"):
+        benchmark_script("introspection").main()

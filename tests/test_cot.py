@@ -81,7 +81,11 @@ def test_one_completion_gives_a_one_step_trace_with_the_extracted_answer():
         ("First 3, then 4, so 7 in all", "math", "7", "last_number", "fallback"),
         ("I cannot tell from this.", "math", None, "none", "none"),
         ("The film was directed by Anna Lind.\nAnswer: Anna Lind", "qa", "Anna Lind", "answer_phrase", "finish"),
-        ("Paris is big and 2 rivers cross it.", "qa", None, "none", "none"),
+        # a QA reply with no answer phrase is read as its last line (small models reply with the span)
+        ("Paris is big and 2 rivers cross it.", "qa", "Paris is big and 2 rivers cross it", "last_line", "fallback"),
+        ("It is this one.\n\n**Animorphs**", "qa", "Animorphs", "last_line", "fallback"),
+        ("  \n ", "qa", None, "none", "none"),
+        ("Paris is big and 2 rivers cross it.", "math", "2", "last_number", "fallback"),
     ],
 )
 def test_how_the_answer_was_read_is_recorded_and_a_failed_read_stays_empty(text, family, answer, method, source):

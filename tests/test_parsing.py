@@ -711,3 +711,11 @@ def test_adversarial_input_parses_quickly(text, family):
 )
 def test_extract_answer_from_text(text, family, expected):
     assert extract_answer_from_text(text, family) == expected
+
+
+def test_a_bare_line_is_an_answer_only_when_the_caller_asks_for_the_last_line():
+    # a paragraph step of the QA agent that states a fact is not a finish; a whole QA reply can be
+    text = "The film came out in 1999.\nIt was directed by Anna Lind."
+    assert extract_answer_from_text(text, "qa") == (None, "none")
+    assert extract_answer_from_text(text, "qa", last_line=True) == ("It was directed by Anna Lind", "last_line")
+    assert extract_answer_from_text("So the answer is: Anna Lind.\nDone", "qa", last_line=True)[1] == "answer_phrase"

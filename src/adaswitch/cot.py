@@ -3,8 +3,9 @@
 It measures what the Thought/Action format costs a model: the same question is put to the same
 model with an ordinary "think step by step, then give the answer" prompt, the answer is read from
 the free text by :func:`adaswitch.parsing.extract_answer_from_text` (how it was read is recorded;
-a text with no answer gives no answer), and the result is a normal :class:`Trace` of one step, so
-records, metrics and reports treat it like any other method.
+a math text with no answer gives no answer; a QA reply with no answer phrase is read as its last
+line, a fallback: small models often reply with the bare span), and the result is a normal
+:class:`Trace` of one step, so records, metrics and reports treat it like any other method.
 
 Status: a reply cut by the token budget reads ``max_steps`` (the analogue of running out of steps);
 its answer, if one can still be read, counts as a ``fallback``. A failed model call gives an
@@ -101,7 +102,7 @@ def solve_cot(
         trace.steps = [StepRecord(index=1, author=model.role, text="", faults=_gave_up(failure.faults))]
         trace.wall_time_s = time.perf_counter() - started
         return trace
-    answer, method = extract_answer_from_text(reply.completion.text, family)
+    answer, method = extract_answer_from_text(reply.completion.text, family, last_line=family == "qa")
     truncated = reply.completion.finish_reason == "length"
     step = _step(model, reply, answer)
     step.latency_s = time.perf_counter() - started

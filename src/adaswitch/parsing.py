@@ -60,7 +60,7 @@ ERROR_EMPTY_STEP = "empty step"
 ERROR_NO_ACTION = "no action found"
 ERROR_INTERNAL = "internal parser error"
 
-ANSWER_METHODS: tuple[str, ...] = ("boxed", "answer_phrase", "last_number", "none")
+ANSWER_METHODS: tuple[str, ...] = ("boxed", "answer_phrase", "last_number", "last_line", "none")
 
 _KNOWN_TOOLS = ("calculate", "solve", "search", "finish")
 _TOOL_ALTERNATION = "|".join(_KNOWN_TOOLS)
@@ -337,11 +337,13 @@ def _clean_thought(text: str) -> str:
 # Final answers from free text
 
 
-def extract_answer_from_text(text: str, family: str) -> tuple[str | None, str]:
+def extract_answer_from_text(text: str, family: str, *, last_line: bool = False) -> tuple[str | None, str]:
     """A final answer read from free text, and how it was read.
 
     Tries ``\\boxed{}``, then an answer phrase ("Final Answer: ...", "The answer is ..."), then for
-    math the last number. Returns ``(None, "none")`` when nothing fits; never guesses a value.
+    math the last number, then (with ``last_line``, for a whole reply that ends where its answer
+    does: a QA chain of thought that states "Animorphs" and nothing else) the last non-empty line.
+    Returns ``(None, "none")`` when nothing fits; never guesses a value.
     """
     try:
         if not isinstance(text, str):
@@ -356,9 +358,22 @@ def extract_answer_from_text(text: str, family: str) -> tuple[str | None, str]:
         number = _last_number(text) if family == "math" else None
         if number is not None:
             return number, "last_number"
+        line = _last_line(text) if last_line else None
+        if line is not None:
+            return line, "last_line"
     except Exception:  # noqa: BLE001 - extraction failure is an answer of None, not a crash
         pass
     return None, "none"
+
+
+def _last_line(text: str) -> str | None:
+    """The last non-empty line, without list marks, emphasis, quotes or a closing full stop."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = lines[-1].lstrip("-*# ").strip().strip("*_`\"'").strip()
+    line = line.removesuffix(".").strip()
+    return line or None
 
 
 def _last_boxed(text: str) -> tuple[str, bool] | None:

@@ -106,16 +106,8 @@ def test_the_headline_picture_puts_each_family_on_the_asked_axis(tmp_path, bench
 
 def test_a_combiner_fitted_on_gsm8k_train_is_scored_on_svamp(tmp_path, benchmark_script, monkeypatch):
     """Transfer: the fit run and the test run are of different benchmarks; the entry is the test's."""
-    _register()
-    script = tmp_path / "s.json"
-    script.write_text(json.dumps(SCRIPT))
-    runner = CliRunner()
-    judged = ["--local", f"fake:{script}", "--cache", "off", "--no-progress", "--mode", "local",
-              "--judge-steps", "--introspection", "confidence"]
-    for bench, args in (("gsm8k", ["--split", "train", "--limit", "8", "--out", str(tmp_path / "fit")]),
-                        ("svamp", ["--limit", "5", "--out", str(tmp_path / "test")])):
-        result = runner.invoke(cli, ["eval", bench, *judged, *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
+    judged_local_runs(tmp_path, ("gsm8k", ["--split", "train", "--limit", "8", "--out", str(tmp_path / "fit")]),
+                      ("svamp", ["--limit", "5", "--out", str(tmp_path / "test")]))
     out = tmp_path / "introspection.json"
     monkeypatch.setattr(sys, "argv", [
         "introspection.py", "--fit", str(tmp_path / "fit"), "--test", str(tmp_path / "test"),
@@ -128,17 +120,9 @@ def test_a_combiner_fitted_on_gsm8k_train_is_scored_on_svamp(tmp_path, benchmark
 
 
 def test_fit_runs_on_disjoint_questions_are_pooled_and_a_repeated_one_refused(tmp_path, benchmark_script, monkeypatch):
-    _register()
-    script = tmp_path / "s.json"
-    script.write_text(json.dumps(SCRIPT))
-    runner = CliRunner()
-    judged = ["--local", f"fake:{script}", "--cache", "off", "--no-progress", "--mode", "local",
-              "--judge-steps", "--introspection", "confidence"]
-    for args in (["--split", "train", "--limit", "5", "--out", str(tmp_path / "fit-a")],
-                 ["--split", "train", "--offset", "5", "--limit", "3", "--out", str(tmp_path / "fit-b")],
-                 ["--limit", "4", "--out", str(tmp_path / "test")]):
-        result = runner.invoke(cli, ["eval", "gsm8k", *judged, *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
+    judged_local_runs(tmp_path, ("gsm8k", ["--split", "train", "--limit", "5", "--out", str(tmp_path / "fit-a")]),
+                      ("gsm8k", ["--split", "train", "--offset", "5", "--limit", "3", "--out", str(tmp_path / "fit-b")]),
+                      ("gsm8k", ["--limit", "4", "--out", str(tmp_path / "test")]))
     argv = ["introspection.py", "--fit", str(tmp_path / "fit-a"), "--fit", str(tmp_path / "fit-b"),
             "--test", str(tmp_path / "test"), "--combiner-out", str(tmp_path / "combiner.json"),
             "--calibration-out", str(tmp_path / "cal"), "--out", str(tmp_path / "out.json")]
@@ -156,3 +140,15 @@ def test_fit_runs_on_disjoint_questions_are_pooled_and_a_repeated_one_refused(tm
     monkeypatch.setattr(sys, "argv", [*argv[:3], "--fit", str(tmp_path / "test"), *argv[5:]])
     with pytest.raises(SystemExit, match="must share benchmark, split and local model"):
         benchmark_script("introspection").main()
+
+
+def judged_local_runs(tmp_path, *runs: tuple[str, list[str]]) -> None:
+    """``adaswitch eval BENCH --mode local --judge-steps`` with the scripted fake agent, per (BENCH, args)."""
+    _register()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(SCRIPT))
+    judged = ["--local", f"fake:{script}", "--cache", "off", "--no-progress", "--mode", "local",
+              "--judge-steps", "--introspection", "confidence"]
+    for bench, args in runs:
+        result = CliRunner().invoke(cli, ["eval", bench, *judged, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output

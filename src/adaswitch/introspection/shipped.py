@@ -5,9 +5,9 @@
 measured them (``docs/results/introspection.json``), the package carries both, so that a user of the
 embedded pair can ask for a budget without fitting anything: ``adaswitch solve --step-format
 paragraphs --introspection combined --cloud-budget 0.2 "..."``. Each was fitted on GSM8K train
-questions 1000-1149 (never on a test slice) with the model behind llama.cpp's server; the files say
-so in their ``fitted_on`` and ``local_identity`` fields. A file of one's own (``--probe``,
-``--calibration``) always wins.
+questions (1000-1499 for the paragraph format; never on a test slice) with the model behind
+llama.cpp's server; the files say so in their ``fitted_on`` and ``local_identity`` fields. A file of
+one's own (``--probe``, ``--calibration``) always wins.
 
 Layout: ``data/signals/MODEL/FORMAT/`` with ``combiner.json`` and one calibration per signal
 (``combined.json``, ``position.json``); FORMAT is the step format, ``+code`` added when the engine

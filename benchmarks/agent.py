@@ -48,6 +48,9 @@ CLOUD = "qwen2.5-coder-1.5b"
 DEFAULT_OFFSETS = {"gsm8k": 200}
 DEFAULT_LIMITS = {"gsm8k": 200}
 METHODS = ("local", "cot", "handoff1", "handoff2")
+COT_MAX_TOKENS = {"math500": 1024}
+"""Chain-of-thought token caps above the default 400 (``cot.DEFAULT_COT_MAX_TOKENS``): MATH solutions
+outgrow it (24 of the 0.5B's first 50 stopped at 400 tokens, mid-derivation)."""
 FORCING_RULES = ("unreadable action", "failing tool", "repeated call", "parser repair")
 
 
@@ -120,6 +123,24 @@ def read_records(run_dir: Path) -> list[EvalRecord]:
         return [EvalRecord.model_validate_json(line) for line in f if line.strip()]
 
 
+def solver_settings(benchmark_name: str, model: str, method: str, step_format: str, workers: int = 1) -> SolverSettings:
+    """The solver of one method of one model: behind llama.cpp servers when ``workers`` is above 1,
+    the cloud (the 1.5B) only for hand-offs, the chain of thought's cap from ``COT_MAX_TOKENS``."""
+    handoff = method.startswith("handoff")
+    served = (lambda spec: f"server:{spec}") if workers > 1 else (lambda spec: spec)
+    return SolverSettings(
+        local=served(model),
+        cloud=served(CLOUD) if handoff else None,
+        mode="handoff" if handoff else method,
+        cloud_steps=(int(method.removeprefix("handoff")),) if handoff else (1,),
+        step_format="paragraphs" if step_format == CODE_FORMAT else step_format,
+        run_code=step_format == CODE_FORMAT,
+        local_endpoint=EndpointSettings(parallel=max(workers, 1)),
+        cloud_endpoint=EndpointSettings(parallel=max(workers, 1)),
+        **({"cot_max_tokens": COT_MAX_TOKENS[benchmark_name]} if benchmark_name in COT_MAX_TOKENS else {}),
+    )
+
+
 def run_one(
     work: Path, benchmark_name: str, model: str, method: str, limit: int, offset: int, step_format: str,
     workers: int = 1,
@@ -131,18 +152,7 @@ def run_one(
     the other backend (the run's model identity differs)."""
     benchmark = get_benchmark(benchmark_name)
     samples = select_samples(benchmark, benchmark.splits[0], limit, offset, None)
-    handoff = method.startswith("handoff")
-    served = (lambda spec: f"server:{spec}") if workers > 1 else (lambda spec: spec)
-    settings = SolverSettings(
-        local=served(model),
-        cloud=served(CLOUD) if handoff else None,
-        mode="handoff" if handoff else method,
-        cloud_steps=(int(method.removeprefix("handoff")),) if handoff else (1,),
-        step_format="paragraphs" if step_format == CODE_FORMAT else step_format,
-        run_code=step_format == CODE_FORMAT,
-        local_endpoint=EndpointSettings(parallel=max(workers, 1)),
-        cloud_endpoint=EndpointSettings(parallel=max(workers, 1)),
-    )
+    settings = solver_settings(benchmark_name, model, method, step_format, workers)
     run_dir = _run_dir(work, benchmark_name, model, method, step_format)
     with Solver(settings) as solver:
         outcome = run_method(run_dir, benchmark, samples, Method(name=settings.mode), solver,

@@ -88,3 +88,13 @@ def test_a_cloud_only_run_is_summarized_by_the_cloud_steps(agent):
     summary = agent.summarize([record])
     assert summary["forced_share"] == 0.0 and summary["tokens_per_s"] == 20.0
     assert agent.summarize([record], author="local")["forced_share"] is None
+
+
+def test_the_math_chain_of_thought_gets_a_longer_cap_and_hand_offs_get_the_cloud(agent):
+    math_cot = agent.solver_settings("math500", "qwen2.5-coder-0.5b", "cot", "paragraphs", workers=8)
+    gsm8k_cot = agent.solver_settings("gsm8k", "qwen2.5-coder-0.5b", "cot", "paragraphs")
+    assert math_cot.cot_max_tokens == 1024 and math_cot.local == "server:qwen2.5-coder-0.5b"
+    assert gsm8k_cot.cot_max_tokens == 400 and gsm8k_cot.local == "qwen2.5-coder-0.5b"
+    handoff = agent.solver_settings("gsm8k", "qwen2.5-coder-0.5b", "handoff2", "paragraphs+code")
+    assert handoff.mode == "handoff" and handoff.cloud_steps == (2,) and handoff.cloud == "qwen2.5-coder-1.5b"
+    assert handoff.step_format == "paragraphs" and handoff.run_code

@@ -36,10 +36,10 @@ $RUN --local $L --cloud $C --mode random --switch-rate $RATE1 $TEST --out $W/ran
 $RUN --local $L --cloud $C --mode self-reflection --introspection combined --probe $W/combiner.json --calibration $W/calibration/combined.json --cloud-budget 0.2 $TEST --out $W/self-reflection-b0.2
 python benchmarks/introspection.py --within $WITHIN --fit $W/fit-train1000 --test $W/test-200 --curve adaswitch-combined=$W/combined-b0.1 --curve adaswitch-combined=$W/combined-b0.2 --curve adaswitch-combined=$W/combined-b0.3 --curve random=$W/random-matched-b0.1 --curve random=$W/random-matched --curve random=$W/random-matched-b0.3 --curve position=$W/position-b0.2 --curve self-reflection=$W/self-reflection-b0.2 --local $W/test-200 --cloud $W/cloud-200 --combiner-out $OUT/combiner-gsm8k.json --calibration-out $OUT
 # Session 21: the combiner fitted on 500 GSM8K train questions (1000-1149 above plus 1150-1499, 28 min),
-# its calibration, AdaSwitch at budget 0.2 with it (budgets 0.1 and 0.3 not run yet), and the
+# its calibration, AdaSwitch at budget 0.2 with it (budgets 0.1 and 0.3: session 22 below), and the
 # published gsm8k.paragraphs entry: the signals scored with the 500-question combiner, the curves of
-# the 150-question one's runs above plus the new run as adaswitch-combined-500q. The package still
-# ships the 150-question files (the headline's runs used them). Not for CODE=1.
+# the 150-question one's runs above plus the new run as adaswitch-combined-500q. The package shipped
+# the 150-question files until session 22 (the headline's runs used them). Not for CODE=1.
 [ "${CODE:-0}" = 1 ] && exit 0
 P=$W/pooled
 $RUN --local $L --mode local --judge-steps --introspection confidence --split train --offset 1150 --limit 350 --out $W/fit-train1150

@@ -30,3 +30,12 @@ if [ "${POSITION:-1}" = 1 ]; then
   CURVES="$CURVES --curve position=$W/position-b0.2"
 fi
 python benchmarks/introspection.py $ENTRY --fit $G/fit-train1000 --test $W/test-200 $CURVES --local $W/test-200 --cloud $W/cloud-200 --combiner-out $W/combiner-refit.json
+# Session 22: the combiner fitted on 500 GSM8K train questions (runs/intro-para/pooled, which the
+# package ships since then) at budgets 0.2, 0.1 and 0.3, and this benchmark's entry with both fits'
+# signals and its curve adaswitch-combined-500q. Not for CODE=1.
+[ "${CODE:-0}" = 1 ] && exit 0
+P=$G/pooled
+for B in 0.2 0.1 0.3; do
+  $RUN --local $L --cloud $C --mode adaswitch --introspection combined --probe $P/combiner.json --calibration $P/calibration/combined.json --cloud-budget $B $TEST --out $W/pooled-b$B
+done
+python benchmarks/introspection.py $ENTRY --fit $G/fit-train1000 --fit $G/fit-train1150 --test $W/test-200 --curve adaswitch-combined=$W/combined-b0.1 --curve adaswitch-combined=$W/combined-b0.2 --curve adaswitch-combined=$W/combined-b0.3 --curve adaswitch-combined-500q=$W/pooled-b0.1 --curve adaswitch-combined-500q=$W/pooled-b0.2 --curve adaswitch-combined-500q=$W/pooled-b0.3 --curve random=$W/random-matched-b0.1 --curve random=$W/random-matched --curve random=$W/random-matched-b0.3 --curve position=$W/position-b0.2 --curve self-reflection=$W/self-reflection-b0.2 --local $W/test-200 --cloud $W/cloud-200 --combiner-out $W/combiner-refit.json

@@ -183,13 +183,17 @@ class Solver:
         local: Backend | None = None,
         cloud: Backend | None = None,
         cache: "ResponseCache | None" = None,
+        introspector: Introspector | None = None,
     ):
+        """``introspector`` replaces the signal ``settings.introspection`` names (the evaluation's
+        step oracle, which is built from the samples)."""
         self.settings = settings
         if settings.mode != COT_MODE:
             make_policy(settings.mode, settings.threshold, settings.switch_rate, settings.max_retries)
         redactor = _redactor(settings)
         # built before any model loads, so a bad probe file fails fast; checked against the model below
-        self.introspector: Introspector = make_introspector(settings.introspection, probe_path=settings.probe_path)
+        self.introspector: Introspector = introspector or make_introspector(settings.introspection,
+                                                                            probe_path=settings.probe_path)
         gate = CpuGate()  # servers started here for both models take turns on the CPUs
         local_backend = local or make_backend(settings.local, settings.local_endpoint.options(), gate)
         local_retry = RetryPolicy(max_attempts=settings.local_endpoint.max_attempts)

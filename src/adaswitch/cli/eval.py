@@ -25,7 +25,7 @@ def eval_command(benchmark: str, run_dir: Path, split: str, limit: int | None, o
     bench, samples = load_slice(benchmark, split, limit, offset, ids)
     settings = settings_from_options(options)
     method = Method(settings.mode, settings.threshold, settings.switch_rate, model=settings.cot_model)
-    with open_cache(cache_path) as cache, open_solver(settings, cache) as solver:
+    with open_cache(cache_path) as cache, open_solver(settings, cache, samples) as solver:
         outcome = run_method(run_dir, bench, samples, method, solver, split, effective_workers(solver, workers),
                              TqdmProgress if progress else None)
     click.echo(f"{run_dir}: {outcome.done_before} already done, {outcome.ran} run now, {len(outcome.failed)} failed")

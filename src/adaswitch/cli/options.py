@@ -29,7 +29,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
                  help="Where the probability of error comes from: verifier prompt, token confidence, a trained "
                       "judgment (reflectively trained local model), a hidden-state probe (--probe), agreement of "
                       "re-sampled steps (consistency), a fitted combiner of free features (combined, --probe), "
-                      "or the step's position alone (a baseline: later steps to the cloud)."),
+                      "the step's position alone (a baseline: later steps to the cloud), or, in eval and sweep only, "
+                      "the gold rules' verdict on the step (step-oracle: the ceiling of any signal)."),
     click.option("--probe", "probe", type=click.Path(dir_okay=False), envvar="ADASWITCH_PROBE",
                  help="Fitted file of --introspection probe or combined (fitted on labelled steps for this local model)."),
     click.option("--cloud-budget", type=click.FloatRange(0, 1), default=None, envvar="ADASWITCH_CLOUD_BUDGET",

@@ -82,14 +82,20 @@ def load_slice(benchmark: str, split: str, limit: int | None, offset: int, ids: 
 
 
 @contextmanager
-def open_solver(settings: Any, cache: "ResponseCache | None") -> Iterator[Any]:
-    """The solver for ``settings``; a model that cannot load is a one-line error."""
+def open_solver(settings: Any, cache: "ResponseCache | None", samples: list[Any] | None = None) -> Iterator[Any]:
+    """The solver for ``settings``; a model that cannot load is a one-line error. The step oracle
+    (``--introspection step-oracle``) is built from ``samples``, the slice being evaluated."""
     from adaswitch.backends.base import BackendError
     from adaswitch.embedded import EmbeddedModelError
     from adaswitch.solver import Solver
 
+    introspector = None
+    if settings.introspection == "step-oracle" and samples is not None:
+        from adaswitch.grading.step_oracle import StepOracle
+
+        introspector = StepOracle.for_samples(samples)
     try:
-        solver = Solver(settings, cache=cache)
+        solver = Solver(settings, cache=cache, introspector=introspector)
     except (BackendError, EmbeddedModelError, FileNotFoundError, ValueError) as error:
         raise click.ClickException(f"cannot load the models: {error}") from None
     with solver:

@@ -41,7 +41,7 @@ def sweep(benchmark: str, out_dir: Path, thresholds: str, methods: str, reflecti
     bench, samples = load_slice(benchmark, split, limit, offset, ids)
     options["mode"] = "adaswitch"  # load both models; each run sets its own mode
     settings = settings_from_options(options)
-    with open_cache(cache_path) as cache, open_solver(settings, cache) as solver:
+    with open_cache(cache_path) as cache, open_solver(settings, cache, samples) as solver:
         outcomes = run_sweep(out_dir, bench, samples, solver, taus, chosen,
                              reflection_threshold, split, effective_workers(solver, workers),
                              TqdmProgress if progress else None)

@@ -216,7 +216,7 @@ def _trajectory_rule(
     every replaced proposal; None when none applies. A paragraph step's calculations are the
     numbers it writes after an equals sign."""
     if action is None:
-        return _paragraph_rule(text, sample)
+        return paragraph_verdict(text, sample)
     if sample.family == "math" and sample.gold_values and action.tool == "calculate":
         if is_gold_value(observation, sample.gold_values):
             return "right", "gold-value"
@@ -235,7 +235,7 @@ def _trajectory_rule(
 _RESULT = re.compile(r"=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
 
 
-def _paragraph_rule(text: str, sample: Sample) -> tuple[Verdict, str] | None:
+def paragraph_verdict(text: str, sample: Sample) -> tuple[Verdict, str] | None:
     """Math with gold values: a paragraph whose results (``... = 13``) are all gold values is right,
     one with a result that is none of them is wrong; no results, no rule."""
     if sample.family != "math" or not sample.gold_values:

@@ -34,6 +34,11 @@ def _combiner_from(path: str | Path | None) -> Introspector:
     return CombinedIntrospector(combiner, inner, str(path))
 
 
+def _needs_gold(_: str | Path | None) -> Introspector:
+    raise ValueError("introspection 'step-oracle' reads the gold answers of the evaluated samples: "
+                     "only adaswitch eval and sweep can build it")
+
+
 INTROSPECTORS: dict[str, Callable[[str | Path | None], Introspector]] = {
     "verifier": lambda _: VerifierIntrospector(),
     "confidence": lambda _: ConfidenceIntrospector(),
@@ -42,9 +47,11 @@ INTROSPECTORS: dict[str, Callable[[str | Path | None], Introspector]] = {
     "position": lambda _: PositionIntrospector(),
     "consistency": lambda _: ConsistencyIntrospector(),
     "combined": _combiner_from,
+    "step-oracle": _needs_gold,
 }
 """Signal name -> factory taking the path of the signal's fitted file (``probe`` and ``combined``
-use it: the probe, the combiner)."""
+use it: the probe, the combiner). ``step-oracle`` is built by the evaluation from its samples
+(:class:`adaswitch.grading.step_oracle.StepOracle`); by name alone it is an error."""
 FITTED_SIGNALS = ("probe", "combined")
 """Signals that read a fitted file (``--probe PATH``)."""
 

@@ -41,6 +41,7 @@ def runs(tmp_path_factory):
         "adaswitch": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "confidence", "-t", "0.5"],
         "random": ["--local", f"fake:{local}", "--mode", "random", "--switch-rate", "0.3"],
         "position": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "position", "-t", "0.5"],
+        "step-oracle": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "step-oracle", "-t", "0.7"],
     }
     for name, args in commands.items():
         result = CliRunner().invoke(cli, ["eval", *common, *args, "--out", str(root / name)], catch_exceptions=False)
@@ -75,6 +76,17 @@ def test_every_method_is_stated_with_its_interval_and_adaswitch_is_paired_with_e
     text = markdown(h, "GSM8K")
     assert "| adaswitch confidence, τ 0.5 | local | steps | 4 | +75.0 |" in text
     assert "Not run yet: adaswitch at 2 more threshold(s) or budget(s); self-reflection." in text
+
+
+def test_the_step_oracle_is_its_own_family_paired_with_adaswitch_and_random(runs):
+    h = benchmark_headline(runs / "local", runs / "cloud", [runs / "adaswitch", runs / "random", runs / "step-oracle"])
+    oracle = next(r for r in h.methods if r.method == "step-oracle")
+    # test-0's 9 * 2 = 18 is on its gold path and stays local; the other three go to the cloud at step 1
+    assert oracle.label == "step-oracle, τ 0.7" and oracle.signal is None
+    assert oracle.cloud_share_steps == pytest.approx(3 / 5)
+    assert {p.reference for p in h.paired if p.label == oracle.label} == {
+        "local", "cloud", "adaswitch confidence, τ 0.5", "random @0.3"}
+    assert "step-oracle" in h.apgr and h.not_run[0].startswith("adaswitch at 2 more")
 
 
 def test_a_run_of_another_cloud_model_or_benchmark_is_refused(runs, tmp_path):

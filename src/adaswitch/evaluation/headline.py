@@ -29,7 +29,7 @@ STANDARD_ADASWITCH_POINTS = 3
 """The standard comparison runs AdaSwitch at three thresholds (or budgets)."""
 ESCALATED_SHARES = (0.1, 0.2)
 """Each AdaSwitch run is also shown with question-level escalation of about these shares of its questions."""
-FAMILIES = ("adaswitch", "escalation", "random", "position", "self-reflection", "cascade")
+FAMILIES = ("adaswitch", "escalation", "random", "position", "self-reflection", "cascade", "step-oracle")
 """Methods that trace a curve of accuracy against cloud share (APGR on the share of steps)."""
 
 
@@ -223,15 +223,15 @@ def _family(config: RunConfig) -> str:
     """The run's method, an AdaSwitch run told apart by its signal (position) or its escalation."""
     if config.method != "adaswitch":
         return config.method
-    if config.introspection == "position":
-        return "position"
+    if config.introspection in ("position", "step-oracle"):
+        return config.introspection
     return "escalation" if config.solver.get("escalate_above") is not None else "adaswitch"
 
 
 def _label(method: str, config: RunConfig, budget: float | None) -> str:
     if method == "random":
         return f"random @{config.switch_rate:.3g}"
-    if method in ("adaswitch", "escalation", "self-reflection", "position"):
+    if method in ("adaswitch", "escalation", "self-reflection", "position", "step-oracle"):
         at = f"budget {budget:g}" if budget is not None else f"τ {config.threshold:g}"
         name = "adaswitch" if method == "escalation" else method
         signal = f" {config.introspection}" if name == "adaswitch" and config.introspection else ""
@@ -260,13 +260,16 @@ def _figures(summary: RunSummary, alone: AgentCost) -> dict:
 _REFERENCES = {
     "adaswitch": ("local", "cloud", "random", "position", "self-reflection", "cascade", "oracle"),
     "escalation": ("adaswitch", "cascade"),
+    "step-oracle": ("local", "cloud", "adaswitch", "random"),
 }
 
 
 def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
     """Each AdaSwitch row against local, cloud, and every other family's row nearest in cloud share of
     steps (the cascade also nearest in share of tokens and in cloud spend, steps and tokens: the axes
-    of the cloud bill); each escalation row against the AdaSwitch and cascade rows nearest it."""
+    of the cloud bill); each escalation row against the AdaSwitch and cascade rows nearest it; each
+    step-oracle row (the gold rules as the signal: the ceiling of any signal) against local, cloud,
+    and the AdaSwitch and random rows nearest it."""
     out = []
     for mine in (r for r in rows if r.method in _REFERENCES):
         for family in _REFERENCES[mine.method]:

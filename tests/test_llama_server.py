@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,6 +28,56 @@ from adaswitch.embedded import EmbeddedModelError, resolve_model
 
 SYSTEM = Message(role="system", content="You solve problems step by step.")
 QUESTION = Message(role="user", content="Question: Tom has 3 apples and buys 4 more. How many apples does he have?")
+
+
+# -- a managed process dies with its owner (a stand-in binary that answers /health) -------------
+
+STAND_IN_SERVER = """#!{python}
+import http.server, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{{}}")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+"""
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting for a reaper."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_managed_server_dies_with_the_process_that_started_it_even_by_sigkill(tmp_path):
+    binary, model = tmp_path / "llama-server", tmp_path / "model.gguf"
+    binary.write_text(STAND_IN_SERVER.format(python=sys.executable))
+    binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    model.write_bytes(b"GGUF")
+    owner = subprocess.Popen([sys.executable, "-c", (
+        "import time\n"
+        "from adaswitch.backends.llama_server_process import LlamaServerProcess\n"
+        f"server = LlamaServerProcess({str(binary)!r}, {str(model)!r}).start()\n"
+        "print(server._process.pid, flush=True)\n"
+        "time.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(owner.stdout.readline())
+        assert _running(pid)
+        owner.kill()  # SIGKILL: no cleanup code of the owner runs
+        owner.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(pid)
+    finally:
+        owner.kill()
 
 
 # -- finding and building the binary (no server) ------------------------------------------------

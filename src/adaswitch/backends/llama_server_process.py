@@ -4,16 +4,24 @@ One process serves one GGUF model with ``parallel`` slots: requests that arrive 
 decoded in one batch (continuous batching), and each slot keeps the KV cache of its last prompt, so
 a trajectory's next step recomputes only its new tokens. The server's log goes to a temporary file,
 whose tail is quoted when the server fails to start or dies.
+
+A server never outlives its owner: :meth:`LlamaServerProcess.stop` ends it, and on Linux a server
+started from the main thread is also sent SIGTERM by the kernel when the process that started it
+dies, even by SIGKILL (``PR_SET_PDEATHSIG``), so a killed run leaves no model in memory.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +84,8 @@ class LlamaServerProcess:
             raise BackendError("load_failed", f"model file not found: {self.model_path}", retryable=False)
         self.port = _free_port()
         self._process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=_dies_with_this_process())
         try:
             self._wait_healthy()
         except BaseException:
@@ -135,6 +144,31 @@ class LlamaServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.remove_log()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _dies_with_this_process() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when this process dies (Linux).
+
+    The kernel sends it when the *thread* that forked the child ends, so it is set only for a start
+    from the main thread (a server started from a worker thread would die with that thread); None
+    elsewhere and off Linux."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request took hold
+            os._exit(1)
+
+    return preexec
 
 
 def _free_port() -> int:

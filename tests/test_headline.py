@@ -89,6 +89,29 @@ def test_the_step_oracle_is_its_own_family_paired_with_adaswitch_and_random(runs
     assert "step-oracle" in h.apgr and h.not_run[0].startswith("adaswitch at 2 more")
 
 
+def test_two_runs_at_one_budget_with_different_calibrations_are_told_apart(runs, tmp_path):
+    local = runs / "local.json"
+    common = ["gsm8k", "--limit", "4", "--cache", "off", "--no-progress", "--local", f"fake:{local}"]
+    judged = tmp_path / "judged"
+    result = CliRunner().invoke(cli, ["eval", *common, "--mode", "local", "--judge-steps", "--introspection",
+                                      "confidence", "--out", str(judged)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for name in ("mine", "theirs"):
+        (tmp_path / name).mkdir()
+        result = CliRunner().invoke(cli, ["calibrate", str(judged), "--out", str(tmp_path / name / "confidence.json")])
+        assert result.exit_code == 0, result.output
+        result = CliRunner().invoke(cli, ["eval", *common, "--cloud", f"fake:{runs / 'cloud.json'}", "--mode", "adaswitch",
+                                          "--introspection", "confidence", "--cloud-budget", "0.5", "--calibration",
+                                          str(tmp_path / name / "confidence.json"), "--out", str(tmp_path / f"run-{name}")],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    h = benchmark_headline(runs / "local", runs / "cloud", [tmp_path / "run-mine", tmp_path / "run-theirs", runs / "random"])
+    labels = [r.label for r in h.methods if r.method == "adaswitch"]
+    assert labels == ["adaswitch confidence, budget 0.5 (calibration mine/confidence.json)",
+                      "adaswitch confidence, budget 0.5 (calibration theirs/confidence.json)"]
+    assert {p.label for p in h.paired} >= set(labels)
+
+
 def test_a_run_of_another_cloud_model_or_benchmark_is_refused(runs, tmp_path):
     other = tmp_path / "other"
     other.mkdir()

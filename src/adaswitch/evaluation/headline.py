@@ -12,6 +12,7 @@ bootstrap over questions), each family's APGR, and which of the standard methods
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -164,6 +165,7 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
             _row(cloud_config, cloud_records, cloud, alone, "cloud")]
     switched = [(_row(config, records, Path(path), alone), records)
                 for path, (config, records) in zip(switching, configs)]
+    _tell_calibrations_apart([(row, config) for (row, _), (config, _) in zip(switched, configs)])
     rows += [row for row, _ in switched]
     for row in rows:
         missing = len(questions - set(row.correct))
@@ -184,6 +186,17 @@ def benchmark_headline(local: Path, cloud: Path, switching: Sequence[Path] = (),
         apgr=_apgr(rows, "cloud_share_steps"), apgr_cloud_spend=_apgr(rows, "cloud_spend_steps"),
         apgr_cloud_spend_tokens=_apgr(rows, "cloud_spend_tokens"), not_run=_not_run(rows),
         wall_time_s=round(sum(r.wall_time_s or 0.0 for r in rows), 1), notes=notes)
+
+
+def _tell_calibrations_apart(rows: Sequence[tuple[MethodRow, RunConfig]]) -> None:
+    """Runs that share a label (the same signal and budget) but not a calibration file: name the
+    file in each label, the package's own as "shipped calibration"."""
+    count = Counter(row.label for row, _ in rows)
+    for row, config in rows:
+        path = str(config.solver.get("calibration_path") or "").replace("\\", "/")
+        if count[row.label] > 1 and path:
+            where = "shipped calibration" if "/data/signals/" in path else f"calibration {'/'.join(path.split('/')[-2:])}"
+            row.label = f"{row.label} ({where})"
 
 
 def _apgr(rows: Sequence[MethodRow], axis: str) -> dict[str, float | None]:

@@ -42,6 +42,8 @@ def runs(tmp_path_factory):
         "random": ["--local", f"fake:{local}", "--mode", "random", "--switch-rate", "0.3"],
         "position": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "position", "-t", "0.5"],
         "step-oracle": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "step-oracle", "-t", "0.7"],
+        "step-oracle-first": ["--local", f"fake:{local}", "--mode", "adaswitch", "--introspection", "step-oracle",
+                              "-t", "0.7", "--max-cloud-steps", "1"],
     }
     for name, args in commands.items():
         result = CliRunner().invoke(cli, ["eval", *common, *args, "--out", str(root / name)], catch_exceptions=False)
@@ -87,6 +89,9 @@ def test_the_step_oracle_is_its_own_family_paired_with_adaswitch_and_random(runs
     assert {p.reference for p in h.paired if p.label == oracle.label} == {
         "local", "cloud", "adaswitch confidence, τ 0.5", "random @0.3"}
     assert "step-oracle" in h.apgr and h.not_run[0].startswith("adaswitch at 2 more")
+    capped = benchmark_headline(runs / "local", runs / "cloud", [runs / "step-oracle-first"])
+    assert [r.label for r in capped.methods if r.method == "step-oracle"] == [
+        "step-oracle, τ 0.7 (at most 1 cloud step a question)"]
 
 
 def test_two_runs_at_one_budget_with_different_calibrations_are_told_apart(runs, tmp_path):

@@ -224,6 +224,8 @@ def _row(config: RunConfig, records: list[EvalRecord], run: Path, alone: AgentCo
     extras = [f"repair-back {config.solver['repair_back']}"] if config.solver.get("repair_back") else []
     extras += [f"escalation above {config.solver['escalate_above']:g}"] if config.solver.get("escalate_above") is not None else []
     extras += ["code run"] if config.solver.get("run_code") else []
+    cap = config.solver.get("max_cloud_steps")
+    extras += [f"at most {cap} cloud step{'s' if cap != 1 else ''} a question"] if cap is not None else []
     return MethodRow(
         label=_label(method, config, budget) + (f" ({', '.join(extras)})" if extras else ""), method=method,
         run=str(run), **_figures(summary, alone),

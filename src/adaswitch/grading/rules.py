@@ -181,7 +181,7 @@ def step_verdicts(
         elif final_correct:
             out.append(("right", "ends-right"))
         else:
-            out.append(_trajectory_rule(step.action, step.observation, steps[:i], sample, step.text)
+            out.append(_trajectory_rule(step.action, step.observation, _titles_seen(steps[:i], sample), sample, step.text)
                        or ("unknown", "no-rule"))
     return out
 
@@ -193,13 +193,30 @@ def _proposal_label(
     failure = _failure(proposal.action, proposal.tool_ok, before, proposal.parse_error)
     if failure:
         return "wrong", failure
-    action = proposal.action
+    return action_verdict(proposal.action, proposal.observation, _titles_seen(before, sample), sample, judge,
+                          proposal.text)
+
+
+def action_verdict(
+    action: Action | None, observation: str, seen_titles: set[str], sample: Sample, judge: AnswerJudge, text: str = ""
+) -> tuple[Verdict, str]:
+    """A proposal that passed the face checks, judged on its own merits: a ``finish`` by its answer,
+    anything else by the task rules (``seen_titles``: the gold titles earlier searches brought)."""
     if action is not None and action.tool == "finish":
         verdict = judge(action.argument.strip())
         if verdict is None:
             return "unknown", "finish-unscored"
         return ("right", "finish-right") if verdict else ("wrong", "finish-wrong")
-    return _trajectory_rule(action, proposal.observation, before, sample, proposal.text) or ("unknown", "no-rule")
+    return _trajectory_rule(action, observation, seen_titles, sample, text) or ("unknown", "no-rule")
+
+
+def _titles_seen(before: Sequence[StepRecord], sample: Sample) -> set[str]:
+    """The gold titles the searches of ``before`` brought."""
+    seen: set[str] = set()
+    for step in before:
+        if step.action is not None and step.action.tool == "search":
+            seen |= retrieved_titles(step.observation, sample.gold_titles)
+    return seen
 
 
 def _failure(
@@ -210,7 +227,7 @@ def _failure(
 
 
 def _trajectory_rule(
-    action: Action | None, observation: str, before: Sequence[StepRecord], sample: Sample, text: str = ""
+    action: Action | None, observation: str, seen_titles: set[str], sample: Sample, text: str = ""
 ) -> tuple[Verdict, str] | None:
     """The task-specific rules, applied to the committed steps of a trajectory that ends wrong and to
     every replaced proposal; None when none applies. A paragraph step's calculations are the
@@ -222,11 +239,7 @@ def _trajectory_rule(
             return "right", "gold-value"
         return "wrong", "non-gold-value"
     if sample.family == "qa" and sample.gold_titles and action.tool == "search":
-        seen = set()
-        for step in before:
-            if step.action is not None and step.action.tool == "search":
-                seen |= retrieved_titles(step.observation, sample.gold_titles)
-        if retrieved_titles(observation, sample.gold_titles) - seen:
+        if retrieved_titles(observation, sample.gold_titles) - seen_titles:
             return "right", "new-gold-paragraph"
         return "wrong", "no-new-gold-paragraph"
     return None

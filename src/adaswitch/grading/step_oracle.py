@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from adaswitch.benchmarks.base import Sample
-from adaswitch.grading.rules import Verdict, benchmark_judge, is_gold_value, paragraph_verdict, retrieved_titles
+from adaswitch.grading.rules import Verdict, action_verdict, benchmark_judge, retrieved_titles
 from adaswitch.introspection.base import Judgment, StepView
 from adaswitch.model import Model
 
@@ -64,21 +64,8 @@ class StepOracle:
 
 def proposal_verdict(view: StepView, sample: Sample) -> tuple[Verdict, str]:
     """A proposal that passed the engine's face checks, judged against the sample's gold by the rules
-    that judge a replaced proposal (:func:`adaswitch.grading.rules.label_steps`)."""
-    action = view.parsed.action
-    if action is None:
-        return paragraph_verdict(view.step_text, sample) or ("unknown", "no-rule")
-    if action.tool == "finish":
-        right = benchmark_judge(sample)(action.argument.strip())
-        if right is None:
-            return "unknown", "finish-unscored"
-        return ("right", "finish-right") if right else ("wrong", "finish-wrong")
+    that judge a replaced proposal (:func:`adaswitch.grading.rules.action_verdict`); the gold titles
+    already seen are read from the rendered trajectory."""
+    seen = retrieved_titles(_OBSERVATION_LABEL.sub("", view.trajectory), sample.gold_titles)
     observation = view.result.text if view.result is not None else ""
-    if sample.family == "math" and sample.gold_values and action.tool == "calculate":
-        return ("right", "gold-value") if is_gold_value(observation, sample.gold_values) else ("wrong", "non-gold-value")
-    if sample.family == "qa" and sample.gold_titles and action.tool == "search":
-        seen = retrieved_titles(_OBSERVATION_LABEL.sub("", view.trajectory), sample.gold_titles)
-        if retrieved_titles(observation, sample.gold_titles) - seen:
-            return "right", "new-gold-paragraph"
-        return "wrong", "no-new-gold-paragraph"
-    return "unknown", "no-rule"
+    return action_verdict(view.parsed.action, observation, seen, sample, benchmark_judge(sample), view.step_text)

@@ -233,3 +233,30 @@ def test_recorded_features_are_scored_like_the_run_summary():
     by_position = rescored_with(records, lambda f: f.get("position", 3.0) / 10, samples)
     assert by_position["auroc_first"] == summary.auroc_first_position
     assert by_position["auroc_within_wrong"] == summary.auroc_within_wrong_position
+
+
+def test_answer_figures_rank_only_the_answers_the_rules_score():
+    from adaswitch.benchmarks.base import Sample
+    from adaswitch.grading.signals import answer_figures
+    from tests.test_metrics import record, step_computing
+    from tests.test_metrics import finish as finish_step
+
+    def answer(step, logprob):
+        return step.model_copy(update={"features": {"mean_logprob": logprob, "is_finish": 1.0}})
+
+    def step_one(p):  # a sure-looking first step: it must not count, only the answers do
+        return step_computing(1, "16 - 7", "9", p).model_copy(update={"features": {"mean_logprob": -0.01, "is_finish": 0.0}})
+
+    # the wrong answers are the less sure ones, except "d", which is wrong and surer than "c"
+    records = [record("a", [step_one(0.1), answer(finish_step(2, "local", "13", [], p=0.6), -2.0)], False, answer="13"),
+               record("b", [step_one(0.1), answer(finish_step(2, "local", "18", [], p=0.2), -0.1)], True),
+               record("c", [step_one(0.1), answer(finish_step(2, "local", "18", [], p=0.3), -0.3)], True),
+               record("d", [step_one(0.1), answer(finish_step(2, "local", "7", [], p=0.2), -0.2)], False, answer="7")]
+    samples = {i: Sample(id=i, benchmark="gsm8k", family="math", question="q", answer="18", gold_values=["9", "18"])
+               for i in "abcd"}
+    figures = answer_figures(records, "mean_logprob", samples)
+    assert (figures["n"], figures["wrong"], figures["questions"]) == (4, 2, 4)
+    # (wrong, right) pairs ordered right: a over b and c, d over b; not d over c (-0.2 is surer than -0.3)
+    assert figures["auroc"] == 0.75
+    assert figures["ci"] is not None and figures["ci"][0] <= 0.75 <= figures["ci"][1]
+    assert answer_figures(records, "first_entropy", samples)["auroc"] is None  # not recorded: nothing to rank

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adaswitch.benchmarks.base import Sample
-from adaswitch.grading.metrics import introspection_figures, run_labels
+from adaswitch.grading.metrics import auroc, auroc_interval, introspection_figures, run_labels
 from adaswitch.grading.records import EvalRecord
 from adaswitch.grading.rules import FORCED_RULES, StepLabel
 
@@ -90,6 +90,30 @@ def feature_figures(records: Sequence[EvalRecord], name: str,
         return fill if value is None else value
 
     return _figures(records, labels, p_of)
+
+
+def answer_figures(records: Sequence[EvalRecord], name: str,
+                   samples: Mapping[str, Sample] | None = None) -> dict:
+    """Does feature ``name`` of the local agent's own answer step know when the answer is wrong?
+
+    The AUROC, over the judged, unforced local ``finish`` proposals whose answer the rules score
+    (right or wrong), of the feature against a wrong answer, with a 95% interval resampling
+    questions. Where the rules can call nothing but the answer wrong (multi-hop QA and yes/no
+    questions in paragraphs), the steps up to the first error are the answers and every other step,
+    and their AUROC mostly says which step is the answer; this figure asks the question that is
+    left: among the answers, which are wrong."""
+    groups: list[list[tuple[float, bool]]] = []
+    for record in records:
+        pairs = [(value, label == "wrong")
+                 for step in run_labels(record, samples) for features, p, label, rule in _proposals(step)
+                 if features.get("is_finish") == 1.0 and label != "unknown" and not _forced(p, rule)
+                 and (value := feature_score(name, features)) is not None]
+        if pairs:
+            groups.append(pairs)
+    flat = [pair for group in groups for pair in group]
+    return {"auroc": auroc([s for s, _ in flat], [w for _, w in flat]) if flat else None,
+            "ci": auroc_interval(groups) if flat else None,
+            "n": len(flat), "wrong": sum(w for _, w in flat), "questions": len(groups)}
 
 
 def rescored_with(records: Sequence[EvalRecord], p_of: Callable[[Mapping[str, float]], float],

@@ -72,11 +72,12 @@ def test_every_method_is_stated_with_its_interval_and_adaswitch_is_paired_with_e
             ("oracle", "steps")} <= references
     against_local = next(p for p in h.paired if p.reference == "local")
     assert against_local.difference == 0.75 and against_local.n == 4
+    assert (against_local.gained, against_local.lost) == (3, 0)
     assert h.apgr["adaswitch"] == 0.5  # the cloud's accuracy at the cloud's share: the straight line
     assert h.not_run == ["adaswitch at 2 more threshold(s) or budget(s)", "self-reflection"]
     assert all(r.wall_time_s is not None for r in h.methods if r.run) and h.wall_time_s >= 0.0
     text = markdown(h, "GSM8K")
-    assert "| adaswitch confidence, τ 0.5 | local | steps | 4 | +75.0 |" in text
+    assert "| adaswitch confidence, τ 0.5 | local | steps | 4 | 3 / 0 | +75.0 |" in text
     assert "Not run yet: adaswitch at 2 more threshold(s) or budget(s); self-reflection." in text
 
 

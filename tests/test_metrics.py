@@ -499,6 +499,12 @@ def test_paired_interval_follows_the_questions_not_the_marginal_accuracies():
 def test_paired_interval_of_a_small_mixed_difference_contains_zero():
     d = paired_difference(*outcome_runs([True, False, True, False, True], [False, True, True, False, False]))
     assert d.difference == pytest.approx(0.2) and d.includes_zero
+    assert (d.gained, d.lost) == (2, 1)
+    # the interval is wider than the difference, so more questions would be needed for it to exclude 0
+    half_width = (d.interval[1] - d.interval[0]) / 2
+    assert half_width > d.difference
+    assert d.questions_to_exclude_zero == math.ceil(5 * (half_width / 0.2) ** 2) > 5
+    assert paired_difference(*outcome_runs([True, False], [True, False])).questions_to_exclude_zero is None
 
 
 def test_paired_difference_needs_shared_questions():

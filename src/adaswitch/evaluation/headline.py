@@ -84,6 +84,12 @@ class PairedRow(BaseModel):
     difference: float
     interval: tuple[float, float]
     includes_zero: bool
+    gained: int = 0
+    """Questions the AdaSwitch run answered right and the reference wrong."""
+    lost: int = 0
+    questions_to_exclude_zero: int | None = None
+    """Where the interval holds 0: the questions at which it would not, if the difference and the
+    rate of disagreements held (:attr:`PairedDifference.questions_to_exclude_zero`)."""
 
 
 class BenchmarkHeadline(BaseModel):
@@ -296,7 +302,9 @@ def _paired(rows: Sequence[MethodRow]) -> list[PairedRow]:
                     out.append(PairedRow(label=mine.label, reference=near.label, axis=axis, n=found.n,
                                          difference=_round(found.difference),
                                          interval=tuple(_round(v) for v in found.interval),
-                                         includes_zero=found.includes_zero))
+                                         includes_zero=found.includes_zero, gained=found.gained, lost=found.lost,
+                                         questions_to_exclude_zero=found.questions_to_exclude_zero
+                                         if found.includes_zero else None))
     return out
 
 
@@ -366,12 +374,15 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
                      f"| {_pct(r.cloud_share_steps)} | {_pct(r.cloud_share_tokens)} | {_pct(r.cloud_spend_steps)} "
                      f"| {_pct(r.cloud_spend_tokens)} | {wall} |")
     if h.paired:
-        lines += ["", "| AdaSwitch run | minus | at the nearest share of | n | difference (points) | paired 95% |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| AdaSwitch run | minus | at the nearest share of | n | gained / lost | difference (points) "
+                      "| paired 95% | questions to exclude 0 |",
+                  "|---|---|---|---|---|---|---|---|"]
         for p in h.paired:
             mark = "" if p.includes_zero else " (excludes 0)"
-            lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {_points(p.difference)} "
-                         f"| [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} |")
+            needed = "" if p.questions_to_exclude_zero is None else f"about {p.questions_to_exclude_zero}"
+            lines.append(f"| {p.label} | {p.reference} | {p.axis} | {p.n} | {p.gained} / {p.lost} "
+                         f"| {_points(p.difference)} | [{_points(p.interval[0])}, {_points(p.interval[1])}]{mark} "
+                         f"| {needed} |")
     extras = ["APGR (share of steps): " + ", ".join(f"{k} {v:.2f}" for k, v in h.apgr.items() if v is not None)]
     for unit, apgr in (("steps", h.apgr_cloud_spend), ("tokens", h.apgr_cloud_spend_tokens)):
         if apgr:

@@ -545,11 +545,25 @@ class PairedDifference(BaseModel):
     interval: tuple[float, float]
     """Percentile bootstrap interval of the difference, resampling questions (see :func:`paired_difference`)."""
     level: float = 0.95
+    gained: int = 0
+    """Questions this run answered right and the reference wrong."""
+    lost: int = 0
+    """Questions this run answered wrong and the reference right."""
 
     @property
     def includes_zero(self) -> bool:
         """True when the interval does not rule out that the two runs are equally accurate."""
         return self.interval[0] <= 0.0 <= self.interval[1]
+
+    @property
+    def questions_to_exclude_zero(self) -> int | None:
+        """How many questions would bring the interval's half-width below the difference, if the
+        difference and the rate of disagreements held (the width shrinks as one over the square root
+        of the questions): a figure for planning the next run, not a test. None for no difference."""
+        if self.difference == 0.0:
+            return None
+        half_width = (self.interval[1] - self.interval[0]) / 2.0
+        return max(1, math.ceil(self.n * (half_width / abs(self.difference)) ** 2))
 
 
 def paired_difference(
@@ -572,7 +586,8 @@ def paired_difference(
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
     return PairedDifference(label=label, reference=reference_label, n=len(shared), difference=float(diffs.mean()),
-                            interval=(float(low), float(high)), level=level)
+                            interval=(float(low), float(high)), level=level,
+                            gained=int((diffs > 0).sum()), lost=int((diffs < 0).sum()))
 
 
 # ---------------------------------------------------------------- query-level baselines

@@ -396,7 +396,8 @@ def markdown(headline: BenchmarkHeadline, name: str | None = None) -> str:
     if scored:
         extras.append("AUROC against wrong answers of the score that sends a question to the cloud: "
                       + "; ".join(f"{k} {v:.2f}" for k, v in scored.items()) + ".")
-    extras += [f"Wall time of the runs: {h.wall_time_s / 3600:.1f} h."]
+    extras += [f"Wall time of the runs: {h.wall_time_s / 3600:.1f} h (a step the response cache already held, "
+               "from an earlier run on the same questions, takes none)."]
     if h.not_run:
         extras.append("Not run yet: " + "; ".join(h.not_run) + ".")
     extras += h.notes

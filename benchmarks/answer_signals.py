@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from adaswitch.grading.rundir import load_run
@@ -34,7 +36,7 @@ def run_figures(run: Path, features: tuple[str, ...] = FEATURES) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+")
-    parser.add_argument("--out", type=Path, help="also write the figures here (JSON, keyed by run)")
+    parser.add_argument("--out", type=Path, help='also write the figures here (JSON: {"runs": {RUN: ...}})')
     args = parser.parse_args()
     document = {str(run): run_figures(run) for run in args.runs}
     for run, entry in document.items():
@@ -45,7 +47,9 @@ def main() -> None:
             print(f"  {name:14s} AUROC among answers {auroc}{ci}  ({f['wrong']} wrong of {f['n']})")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        generated = {"command": "python benchmarks/answer_signals.py " + " ".join(sys.argv[1:]),
+                     "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        args.out.write_text(json.dumps({"runs": document, "generated": generated}, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

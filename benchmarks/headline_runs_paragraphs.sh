@@ -13,8 +13,8 @@
 # 0.3), so a sitting that stops early leaves a usable comparison. SHIPPED=1 adds AdaSwitch with the
 # shipped GSM8K calibration at 0.2 and its random pair: on StrategyQA it put 0.67 of the steps on the
 # cloud when asked for 0.2, on 2Wiki 0.38. Each eval resumes, so the script can be rerun after a
-# stop. StrategyQA took about 75 minutes on 2 cores (session 23), 2Wiki about 4 hours (its prompts
-# carry the question's paragraphs: about 1,600 tokens).
+# stop. StrategyQA took about 75 minutes on 2 cores (session 23), 2Wiki about 2 hours (session 24;
+# its prompts carry the question's paragraphs: about 1,600 tokens).
 # Usage: BENCH=strategyqa [LIMIT=100] [CAL="--split train --limit 200"] [SHIPPED=1] bash benchmarks/headline_runs_paragraphs.sh
 set -ex
 BENCH=${BENCH:?set BENCH to math500, hotpotqa, 2wiki or strategyqa}

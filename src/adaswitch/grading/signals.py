@@ -99,9 +99,9 @@ def answer_figures(records: Sequence[EvalRecord], name: str,
     The AUROC, over the judged, unforced local ``finish`` proposals whose answer the rules score
     (right or wrong), of the feature against a wrong answer, with a 95% interval resampling
     questions. Where the rules can call nothing but the answer wrong (multi-hop QA and yes/no
-    questions in paragraphs), the steps up to the first error are the answers and every other step,
-    and their AUROC mostly says which step is the answer; this figure asks the question that is
-    left: among the answers, which are wrong."""
+    questions in paragraphs), every wrong step up to the first error is an answer, so the AUROC up
+    to the first error mostly says which step is the answer; this figure asks what is left: among
+    the answers, which are wrong."""
     groups: list[list[tuple[float, bool]]] = []
     for record in records:
         pairs = [(value, label == "wrong")

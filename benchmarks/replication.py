@@ -1,0 +1,132 @@
+"""Scores the pre-registered GSM8K replication (docs/DECISIONS.md, "How many questions a comparison
+needs"): AdaSwitch against random switching at its rate on each held-out slice and on the slices
+pooled, each difference a paired bootstrap over the questions both runs answered.
+
+Runs are given per slice as METHOD=RUN_DIR; the methods are ``adaswitch`` and ``random`` (the pair
+compared), and optionally ``local`` and ``cloud`` (for the share of the local-to-cloud gap
+recovered). Without ``--slice`` the decided runs are read (benchmarks/replication_runs_gsm8k.sh);
+a run not made yet is reported as missing and left out, so a stopped sitting can be scored.
+
+Usage: python benchmarks/replication.py [--slice NAME METHOD=DIR ...]... [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from adaswitch.evaluation.headline import wilson_interval
+from adaswitch.grading.metrics import paired_difference, question_outcomes
+from adaswitch.grading.records import EvalRecord
+from adaswitch.grading.rundir import load_run
+
+DECIDED: dict[str, dict[str, str]] = {
+    "test-200-399": {
+        "adaswitch": "runs/intro-para/pooled/combined-b0.2",
+        "random": "runs/replication-gsm8k/first-slice-random-b0.2",
+        "local": "runs/intro-para/test-200",
+        "cloud": "runs/intro-para/cloud-200",
+    },
+    "test-400-599": {
+        "adaswitch": "runs/replication-gsm8k/combined-b0.2",
+        "random": "runs/replication-gsm8k/random-b0.2",
+        "local": "runs/replication-gsm8k/local",
+        "cloud": "runs/replication-gsm8k/cloud",
+    },
+}
+METHODS = ("adaswitch", "random", "local", "cloud")
+
+
+def cloud_step_share(records: list[EvalRecord]) -> float:
+    steps = [s for r in records for s in r.trace.paid_steps]
+    return sum(s.author == "cloud" for s in steps) / max(len(steps), 1)
+
+
+def method_figures(records: list[EvalRecord], run_dir: str) -> dict:
+    right = sum(r.score.correct for r in records)
+    n = len(records)
+    return {"run": run_dir, "n": n, "accuracy": right / n if n else None,
+            "interval": list(wilson_interval(right, n)), "cloud_step_share": cloud_step_share(records)}
+
+
+def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
+    """Every method's figures, AdaSwitch minus random (paired), and the gap recovered, on ``runs``."""
+    out: dict = {"methods": {}, "missing": [m for m in METHODS if m not in runs]}
+    outcomes = {m: question_outcomes(records) for m, records in runs.items()}
+    for method, records in runs.items():
+        out["methods"][method] = method_figures(records, "")
+    if "adaswitch" in outcomes and "random" in outcomes:
+        diff = paired_difference(outcomes["adaswitch"], outcomes["random"], "adaswitch", "random")
+        if diff is not None:
+            out["adaswitch_minus_random"] = {
+                "n": diff.n, "difference": diff.difference, "interval": list(diff.interval),
+                "gained": diff.gained, "lost": diff.lost, "excludes_zero": not diff.includes_zero,
+                "questions_to_exclude_zero": diff.questions_to_exclude_zero if diff.includes_zero else None,
+            }
+    if all(m in outcomes for m in ("adaswitch", "local", "cloud")):
+        shared = [i for i in outcomes["adaswitch"] if i in outcomes["local"] and i in outcomes["cloud"]]
+        acc = {m: sum(outcomes[m][i] for i in shared) / len(shared) for m in ("adaswitch", "local", "cloud")} \
+            if shared else {}
+        gap = acc["cloud"] - acc["local"] if acc else 0.0
+        out["gap_recovered"] = (acc["adaswitch"] - acc["local"]) / gap if gap > 0 else None
+    return out
+
+
+def read_slice(spec: dict[str, str]) -> dict[str, list[EvalRecord]]:
+    runs = {}
+    for method, run_dir in spec.items():
+        if method not in METHODS:
+            raise SystemExit(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+        if (Path(run_dir) / "config.json").is_file():
+            runs[method] = load_run(Path(run_dir))[1]
+    return runs
+
+
+def parse_slices(raw: list[list[str]] | None) -> dict[str, dict[str, str]]:
+    if not raw:
+        return DECIDED
+    slices = {}
+    for name, *pairs in raw:
+        bad = [p for p in pairs if "=" not in p]
+        if bad:
+            raise SystemExit(f"--slice {name}: expected METHOD=RUN_DIR, got {bad[0]!r}")
+        slices[name] = dict(p.split("=", 1) for p in pairs)
+    return slices
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--slice", nargs="+", action="append", metavar="NAME METHOD=DIR",
+                        help="a slice's name and its runs; repeat for each slice")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/replication-gsm8k.json"))
+    args = parser.parse_args()
+    slices = parse_slices(args.slice)
+    report: dict = {"slices": {}, "pooled": None}
+    read = {name: read_slice(spec) for name, spec in slices.items()}
+    for name, runs in read.items():
+        report["slices"][name] = comparison(runs)
+        for method, run_dir in slices[name].items():
+            if method in report["slices"][name]["methods"]:
+                report["slices"][name]["methods"][method]["run"] = run_dir
+    common = [m for m in METHODS if all(m in runs for runs in read.values())]
+    report["pooled"] = comparison({m: [r for runs in read.values() for r in runs[m]] for m in common})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    for name, part in [*report["slices"].items(), ("pooled", report["pooled"])]:
+        diff = part.get("adaswitch_minus_random")
+        accs = ", ".join(f"{m} {f['accuracy']:.3f} (n {f['n']}, cloud {f['cloud_step_share']:.3f})"
+                         for m, f in part["methods"].items() if f["accuracy"] is not None)
+        print(f"{name}: {accs}")
+        if diff:
+            print(f"  adaswitch - random: {diff['difference']:+.3f} [{diff['interval'][0]:+.3f}, "
+                  f"{diff['interval'][1]:+.3f}] over {diff['n']} (gained {diff['gained']}, lost {diff['lost']})")
+        if part.get("gap_recovered") is not None:
+            print(f"  gap recovered: {part['gap_recovered']:.2f}")
+        if part["missing"]:
+            print(f"  missing: {', '.join(part['missing'])}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

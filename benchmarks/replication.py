@@ -43,10 +43,10 @@ def cloud_step_share(records: list[EvalRecord]) -> float:
     return sum(s.author == "cloud" for s in steps) / max(len(steps), 1)
 
 
-def method_figures(records: list[EvalRecord], run_dir: str) -> dict:
+def method_figures(records: list[EvalRecord]) -> dict:
     right = sum(r.score.correct for r in records)
     n = len(records)
-    return {"run": run_dir, "n": n, "accuracy": right / n if n else None,
+    return {"n": n, "accuracy": right / n if n else None,
             "interval": list(wilson_interval(right, n)), "cloud_step_share": cloud_step_share(records)}
 
 
@@ -55,7 +55,7 @@ def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
     out: dict = {"methods": {}, "missing": [m for m in METHODS if m not in runs]}
     outcomes = {m: question_outcomes(records) for m, records in runs.items()}
     for method, records in runs.items():
-        out["methods"][method] = method_figures(records, "")
+        out["methods"][method] = method_figures(records)
     if "adaswitch" in outcomes and "random" in outcomes:
         diff = paired_difference(outcomes["adaswitch"], outcomes["random"], "adaswitch", "random")
         if diff is not None:
@@ -106,9 +106,8 @@ def main() -> None:
     read = {name: read_slice(spec) for name, spec in slices.items()}
     for name, runs in read.items():
         report["slices"][name] = comparison(runs)
-        for method, run_dir in slices[name].items():
-            if method in report["slices"][name]["methods"]:
-                report["slices"][name]["methods"][method]["run"] = run_dir
+        for method, figures in report["slices"][name]["methods"].items():
+            figures["run"] = slices[name][method]
     common = [m for m in METHODS if all(m in runs for runs in read.values())]
     report["pooled"] = comparison({m: [r for runs in read.values() for r in runs[m]] for m in common})
     args.out.parent.mkdir(parents=True, exist_ok=True)

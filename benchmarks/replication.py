@@ -1,13 +1,16 @@
-"""Scores the pre-registered GSM8K replication (docs/DECISIONS.md, "How many questions a comparison
-needs"): AdaSwitch against random switching at its rate on each held-out slice and on the slices
-pooled, each difference a paired bootstrap over the questions both runs answered.
+"""Scores a pre-registered replication (docs/DECISIONS.md, "How many questions a comparison needs"):
+AdaSwitch against random switching at its rate on each slice and on the slices pooled, each
+difference a paired bootstrap over the questions both runs answered.
 
 Runs are given per slice as METHOD=RUN_DIR; the methods are ``adaswitch`` and ``random`` (the pair
 compared), and optionally ``local`` and ``cloud`` (for the share of the local-to-cloud gap
-recovered). Without ``--slice`` the decided runs are read (benchmarks/replication_runs_gsm8k.sh);
-a run not made yet is reported as missing and left out, so a stopped sitting can be scored.
+recovered). Without ``--slice`` the runs a plan decided are read (``--plan gsm8k``, the default:
+benchmarks/replication_runs_gsm8k.sh; ``--plan math500``: benchmarks/replication_runs_math500.sh);
+a run not made yet is reported as missing and left out, so a stopped sitting can be scored. The
+first slice of each plan is the one the lead was found on; the later slice alone is the test, the
+pool an estimate.
 
-Usage: python benchmarks/replication.py [--slice NAME METHOD=DIR ...]... [--out FILE]
+Usage: python benchmarks/replication.py [--plan gsm8k|math500] [--slice NAME METHOD=DIR ...]... [--out FILE]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from adaswitch.grading.metrics import paired_difference, question_outcomes
 from adaswitch.grading.records import EvalRecord
 from adaswitch.grading.rundir import load_run
 
-DECIDED: dict[str, dict[str, str]] = {
+DECIDED: dict[str, dict[str, dict[str, str]]] = {"gsm8k": {
     "test-200-399": {
         "adaswitch": "runs/intro-para/pooled/combined-b0.2",
         "random": "runs/replication-gsm8k/first-slice-random-b0.2",
@@ -34,7 +37,20 @@ DECIDED: dict[str, dict[str, str]] = {
         "local": "runs/replication-gsm8k/local",
         "cloud": "runs/replication-gsm8k/cloud",
     },
-}
+}, "math500": {
+    "first-100": {
+        "adaswitch": "runs/headline-math500/combined-own-b0.3",
+        "random": "runs/headline-math500/random-own-b0.3",
+        "local": "runs/headline-math500/local",
+        "cloud": "runs/headline-math500/cloud",
+    },
+    "100-299": {
+        "adaswitch": "runs/replication-math500/combined-own-b0.3",
+        "random": "runs/replication-math500/random-own-b0.3",
+        "local": "runs/replication-math500/local",
+        "cloud": "runs/replication-math500/cloud",
+    },
+}}
 METHODS = ("adaswitch", "random", "local", "cloud")
 
 
@@ -83,9 +99,9 @@ def read_slice(spec: dict[str, str]) -> dict[str, list[EvalRecord]]:
     return runs
 
 
-def parse_slices(raw: list[list[str]] | None) -> dict[str, dict[str, str]]:
+def parse_slices(raw: list[list[str]] | None, plan: str) -> dict[str, dict[str, str]]:
     if not raw:
-        return DECIDED
+        return DECIDED[plan]
     slices = {}
     for name, *pairs in raw:
         bad = [p for p in pairs if "=" not in p]
@@ -99,10 +115,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slice", nargs="+", action="append", metavar="NAME METHOD=DIR",
                         help="a slice's name and its runs; repeat for each slice")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/replication-gsm8k.json"))
+    parser.add_argument("--plan", choices=sorted(DECIDED), default="gsm8k",
+                        help="the decided runs to read when no --slice is given (default gsm8k)")
+    parser.add_argument("--out", type=Path, help="default docs/results/replication-PLAN.json")
     args = parser.parse_args()
-    slices = parse_slices(args.slice)
-    report: dict = {"slices": {}, "pooled": None}
+    slices = parse_slices(args.slice, args.plan)
+    args.out = args.out or Path(f"docs/results/replication-{args.plan}.json")
+    report: dict = {"plan": None if args.slice else args.plan, "slices": {}, "pooled": None}
     read = {name: read_slice(spec) for name, spec in slices.items()}
     for name, runs in read.items():
         report["slices"][name] = comparison(runs)

@@ -82,3 +82,13 @@ def test_a_run_given_without_its_method_is_refused(benchmark_script, monkeypatch
     monkeypatch.setattr(sys, "argv", ["replication.py", "--slice", "a", "runs/x", "--out", str(tmp_path / "r.json")])
     with pytest.raises(SystemExit, match="METHOD=RUN_DIR"):
         benchmark_script("replication").main()
+
+
+def test_a_plan_reads_its_decided_runs_and_writes_its_own_file(benchmark_script, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # none of the decided runs exists here
+    monkeypatch.setattr(sys, "argv", ["replication.py", "--plan", "math500"])
+    benchmark_script("replication").main()
+    report = json.loads((tmp_path / "docs/results/replication-math500.json").read_text())
+    assert report["plan"] == "math500" and list(report["slices"]) == ["first-100", "100-299"]
+    assert all(part["missing"] == ["adaswitch", "random", "local", "cloud"] for part in report["slices"].values())
+    assert not (tmp_path / "docs/results/replication-gsm8k.json").exists()

@@ -18,6 +18,8 @@ RUN="adaswitch eval gsm8k --workers 8 --no-progress --step-format paragraphs --s
 NEW="--offset 400 --limit 200"
 FIRST="--offset 200 --limit 200"
 BOTH="--local $L --cloud $C"
+# a fresh checkout has no runs/: the committed records (this replication's too, once committed)
+bash "$HERE/../scripts/restore_runs.sh" > /dev/null
 $RUN $NEW $BOTH --mode adaswitch --introspection combined --cloud-budget 0.2 --out $W/combined-b0.2
 RATE=$(python "$HERE/cloud_share.py" $W/combined-b0.2)
 $RUN $NEW $BOTH --mode random --switch-rate $RATE --out $W/random-b0.2

@@ -89,14 +89,16 @@ def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
     return out
 
 
-def read_slice(spec: dict[str, str]) -> dict[str, list[EvalRecord]]:
-    runs = {}
+def read_slice(spec: dict[str, str]) -> tuple[dict[str, list[EvalRecord]], dict[str, list[str]]]:
+    """Each made run's records, and the machines that solved them (read wall times against those)."""
+    runs, machines = {}, {}
     for method, run_dir in spec.items():
         if method not in METHODS:
             raise SystemExit(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
         if (Path(run_dir) / "config.json").is_file():
-            runs[method] = load_run(Path(run_dir))[1]
-    return runs
+            config, runs[method] = load_run(Path(run_dir))
+            machines[method] = config.machines
+    return runs, machines
 
 
 def parse_slices(raw: list[list[str]] | None, plan: str) -> dict[str, dict[str, str]]:
@@ -122,11 +124,14 @@ def main() -> None:
     slices = parse_slices(args.slice, args.plan)
     args.out = args.out or Path(f"docs/results/replication-{args.plan}.json")
     report: dict = {"plan": None if args.slice else args.plan, "slices": {}, "pooled": None}
-    read = {name: read_slice(spec) for name, spec in slices.items()}
+    read, machines = {}, {}
+    for name, spec in slices.items():
+        read[name], machines[name] = read_slice(spec)
     for name, runs in read.items():
         report["slices"][name] = comparison(runs)
         for method, figures in report["slices"][name]["methods"].items():
             figures["run"] = slices[name][method]
+            figures["machines"] = machines[name][method]
     common = [m for m in METHODS if all(m in runs for runs in read.values())]
     report["pooled"] = comparison({m: [r for runs in read.values() for r in runs[m]] for m in common})
     args.out.parent.mkdir(parents=True, exist_ok=True)

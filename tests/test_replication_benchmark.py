@@ -67,6 +67,7 @@ def test_each_slice_is_paired_and_the_pool_adds_their_questions(slices, benchmar
     assert pooled["methods"]["local"]["n"] == 4 and pooled["missing"] == []
     assert first["gap_recovered"] == pytest.approx(1.0)
     assert first["methods"]["local"]["run"] == slices["first"]["local"]
+    assert len(first["methods"]["local"]["machines"]) == 1  # the machine that made it, read wall times against it
 
 
 def test_a_run_not_made_yet_is_reported_missing_and_kept_out_of_the_pool(slices, benchmark_script, monkeypatch,

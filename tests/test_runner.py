@@ -78,6 +78,27 @@ def test_resume_skips_done_samples_and_cuts_a_torn_line(tmp_path):
     assert len(read_records(run_dir)) == 2
 
 
+def test_a_run_keeps_every_machine_that_solved_some_of_its_questions(tmp_path, monkeypatch):
+    import adaswitch.evaluation.runner as runner
+
+    bench, slice_ = get_benchmark("gsm8k"), samples(3)
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(runner, "describe_machine", lambda: "Intel Xeon, 2 CPUs, avx2, avx512f")
+    run_method(run_dir, bench, slice_[:3], Method("local"), solver(), workers=1)
+    machines = lambda: RunConfig.model_validate_json((run_dir / "config.json").read_text()).machines  # noqa: E731
+    assert machines() == ["Intel Xeon, 2 CPUs, avx2, avx512f"]
+    # stopped after one record, then resumed elsewhere: the second machine joins the trail
+    records = run_dir / "records.jsonl"
+    records.write_text(records.read_text().splitlines(keepends=True)[0])
+    monkeypatch.setattr(runner, "describe_machine", lambda: "AMD EPYC, 2 CPUs, avx2")
+    assert run_method(run_dir, bench, slice_[:3], Method("local"), solver()).ran == 2
+    assert machines() == ["Intel Xeon, 2 CPUs, avx2, avx512f", "AMD EPYC, 2 CPUs, avx2"]
+    # a machine that finds nothing left to solve is not recorded
+    monkeypatch.setattr(runner, "describe_machine", lambda: "Apple M2, 8 CPUs")
+    assert run_method(run_dir, bench, slice_[:3], Method("local"), solver()).ran == 0
+    assert machines() == ["Intel Xeon, 2 CPUs, avx2, avx512f", "AMD EPYC, 2 CPUs, avx2"]
+
+
 def test_the_response_cache_serves_a_repeated_run(tmp_path):
     bench, slice_ = get_benchmark("gsm8k"), samples(3)
     cache = ResponseCache(tmp_path / "cache.sqlite")

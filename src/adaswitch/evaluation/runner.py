@@ -21,6 +21,7 @@ from pathlib import Path
 
 from adaswitch.backends.base import ProbeRequest
 from adaswitch.benchmarks import Benchmark, Sample
+from adaswitch.evaluation.machine import describe_machine
 from adaswitch.grading.records import CONFIG_FILE, RECORDS_FILE, EvalRecord, RunConfig
 from adaswitch.introspection.base import share_of_first
 from adaswitch.introspection.factory import FITTED_SIGNALS
@@ -99,6 +100,7 @@ def run_config(
         solver=settings,
         versions=_versions(),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machines=[describe_machine()],
     )
 
 
@@ -148,11 +150,14 @@ class _RunWriter:
                  split: str, progress: ProgressFactory | None):
         run_dir.mkdir(parents=True, exist_ok=True)
         config = run_config(benchmark, split, samples, method, solver)
-        _check_or_write_config(run_dir, config)
+        stored = _check_or_write_config(run_dir, config)
         self.run_dir, self.method = run_dir, method
         self.records_path = run_dir / RECORDS_FILE
         done = completed_ids(self.records_path)
         self.todo = [s for s in samples if s.id not in done]
+        if self.todo and config.machines[0] not in stored.machines:  # this machine is about to work on it
+            write_atomic(run_dir / CONFIG_FILE, stored.model_copy(
+                update={"machines": [*stored.machines, config.machines[0]]}).model_dump_json(indent=2))
         self.total = len(samples)
         self.failed: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -278,7 +283,9 @@ def _probe_sha256(path: str) -> str:
     return file_sha256(path)
 
 
-def _check_or_write_config(run_dir: Path, config: RunConfig) -> None:
+def _check_or_write_config(run_dir: Path, config: RunConfig) -> RunConfig:
+    """The run directory's configuration: the stored one where it matches ``config``, else ``config``,
+    written there; a stored one that holds another run raises :class:`RunMismatch`."""
     path = run_dir / CONFIG_FILE
     if path.exists():
         old = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
@@ -295,8 +302,9 @@ def _check_or_write_config(run_dir: Path, config: RunConfig) -> None:
                     f"{run_dir} was run with another model under the same name ({field}: {getattr(old, field)} "
                     f"there, {getattr(config, field)} now); use another directory"
                 )
-        return
+        return old
     write_atomic(path, config.model_dump_json(indent=2))
+    return config
 
 
 def _versions() -> dict[str, str]:

@@ -48,6 +48,9 @@ class RunConfig(BaseModel):
     """The full solver settings (keys removed)."""
     versions: dict[str, str] = Field(default_factory=dict)
     created_at: str = ""
+    machines: list[str] = Field(default_factory=list)
+    """Every machine that solved some of the run's questions, in the order they started on it
+    (:func:`adaswitch.evaluation.machine.describe_machine`); empty in runs recorded before."""
 
     @property
     def label(self) -> str:

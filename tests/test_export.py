@@ -176,8 +176,10 @@ def test_exported_model_runs_in_llama_cpp(tmp_path):
         assert len({results[path][k][0] for path in results}) == 1  # the chat template travelled along
         assert results[f16][k][1].strip()
         for word, p in results[original][k][2].items():
-            # the original's Q4_1 weights are exact in f16 (close outputs) and quantise back to
-            # themselves (the same outputs)
-            assert results[f16][k][2][word] == pytest.approx(p, abs=0.03)
+            # the original's Q4_1 weights are exact in f16 and quantise back to themselves (the same
+            # outputs); f16 is only close, since the Q4_1 kernels also round the activations to 8 bits,
+            # by how much depends on the CPU's kernels (up to 0.042 with AVX2 alone, under 0.03 with
+            # AVX-512)
+            assert results[f16][k][2][word] == pytest.approx(p, abs=0.06)
             assert results[q4][k][2][word] == pytest.approx(p, abs=1e-3)
         assert results[q4][k][1] == results[original][k][1]

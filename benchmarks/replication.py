@@ -89,16 +89,25 @@ def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
     return out
 
 
-def read_slice(spec: dict[str, str]) -> tuple[dict[str, list[EvalRecord]], dict[str, list[str]]]:
-    """Each made run's records, and the machines that solved them (read wall times against those)."""
-    runs, machines = {}, {}
+def summary(method: str, figures: dict) -> str:
+    """``adaswitch 0.355 (n 200, cloud 0.218)``; a stopped run says how many it was to answer."""
+    planned = f" of {figures['planned']}" if "planned" in figures and not figures.get("complete") else ""
+    return f"{method} {figures['accuracy']:.3f} (n {figures['n']}{planned}, cloud {figures['cloud_step_share']:.3f})"
+
+
+def read_slice(spec: dict[str, str]) -> tuple[dict[str, list[EvalRecord]], dict[str, dict]]:
+    """Each started run's records (a run with none is missing), and what its configuration says: the
+    questions it is to answer (a stopped run has fewer records) and the machines that solved them."""
+    runs, about = {}, {}
     for method, run_dir in spec.items():
         if method not in METHODS:
             raise SystemExit(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
         if (Path(run_dir) / "config.json").is_file():
-            config, runs[method] = load_run(Path(run_dir))
-            machines[method] = config.machines
-    return runs, machines
+            config, records = load_run(Path(run_dir))
+            if records:
+                runs[method] = records
+                about[method] = {"planned": len(config.sample_ids), "machines": config.machines}
+    return runs, about
 
 
 def parse_slices(raw: list[list[str]] | None, plan: str) -> dict[str, dict[str, str]]:
@@ -124,22 +133,22 @@ def main() -> None:
     slices = parse_slices(args.slice, args.plan)
     args.out = args.out or Path(f"docs/results/replication-{args.plan}.json")
     report: dict = {"plan": None if args.slice else args.plan, "slices": {}, "pooled": None}
-    read, machines = {}, {}
+    read, about = {}, {}
     for name, spec in slices.items():
-        read[name], machines[name] = read_slice(spec)
+        read[name], about[name] = read_slice(spec)
     for name, runs in read.items():
         report["slices"][name] = comparison(runs)
         for method, figures in report["slices"][name]["methods"].items():
             figures["run"] = slices[name][method]
-            figures["machines"] = machines[name][method]
+            figures.update(about[name][method])
+            figures["complete"] = figures["n"] == figures["planned"]
     common = [m for m in METHODS if all(m in runs for runs in read.values())]
     report["pooled"] = comparison({m: [r for runs in read.values() for r in runs[m]] for m in common})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for name, part in [*report["slices"].items(), ("pooled", report["pooled"])]:
         diff = part.get("adaswitch_minus_random")
-        accs = ", ".join(f"{m} {f['accuracy']:.3f} (n {f['n']}, cloud {f['cloud_step_share']:.3f})"
-                         for m, f in part["methods"].items() if f["accuracy"] is not None)
+        accs = ", ".join(summary(m, f) for m, f in part["methods"].items())
         print(f"{name}: {accs}")
         if diff:
             print(f"  adaswitch - random: {diff['difference']:+.3f} [{diff['interval'][0]:+.3f}, "

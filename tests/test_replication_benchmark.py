@@ -68,6 +68,7 @@ def test_each_slice_is_paired_and_the_pool_adds_their_questions(slices, benchmar
     assert first["gap_recovered"] == pytest.approx(1.0)
     assert first["methods"]["local"]["run"] == slices["first"]["local"]
     assert len(first["methods"]["local"]["machines"]) == 1  # the machine that made it, read wall times against it
+    assert first["methods"]["local"]["planned"] == 2 and first["methods"]["local"]["complete"]
 
 
 def test_a_run_not_made_yet_is_reported_missing_and_kept_out_of_the_pool(slices, benchmark_script, monkeypatch,
@@ -77,6 +78,24 @@ def test_a_run_not_made_yet_is_reported_missing_and_kept_out_of_the_pool(slices,
     assert report["slices"]["second"]["missing"] == ["random"]
     assert "adaswitch_minus_random" not in report["slices"]["second"]
     assert "random" not in report["pooled"]["methods"] and report["pooled"]["methods"]["adaswitch"]["n"] == 4
+
+
+def test_a_started_run_without_records_is_missing_and_a_stopped_one_says_so(slices, benchmark_script, monkeypatch,
+                                                                            tmp_path):
+    import shutil
+
+    empty, stopped = tmp_path / "empty", tmp_path / "stopped"
+    shutil.copytree(slices["second"]["random"], empty)
+    (empty / "records.jsonl").write_text("")
+    shutil.copytree(slices["second"]["cloud"], stopped)
+    first_line = (stopped / "records.jsonl").read_text().splitlines(keepends=True)[0]
+    (stopped / "records.jsonl").write_text(first_line)
+    report = run_script(benchmark_script, monkeypatch, tmp_path,
+                        {"second": {**slices["second"], "random": str(empty), "cloud": str(stopped)}})
+    second = report["slices"]["second"]
+    assert second["missing"] == ["random"] and "adaswitch_minus_random" not in second
+    assert second["methods"]["cloud"]["n"] == 1 and second["methods"]["cloud"]["planned"] == 2
+    assert not second["methods"]["cloud"]["complete"]
 
 
 def test_a_run_given_without_its_method_is_refused(benchmark_script, monkeypatch, tmp_path):

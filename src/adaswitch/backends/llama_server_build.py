@@ -94,17 +94,22 @@ def cmake_cpu_options(cpu_flags: set[str]) -> list[str]:
     return options
 
 
-def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The flags of the first CPU in ``/proc/cpuinfo`` (empty where there is no such file)."""
+def read_cpu_field(name: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The value of field ``name`` for the first CPU in ``/proc/cpuinfo`` (None where absent)."""
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return set()
+        return None
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return set(value.split())
-    return set()
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The flags of the first CPU in ``/proc/cpuinfo`` (empty where there is no such file)."""
+    return set((read_cpu_field("flags", cpuinfo) or "").split())
 
 
 def build_llama_server(

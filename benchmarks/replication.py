@@ -86,6 +86,8 @@ def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
             if shared else {}
         gap = acc["cloud"] - acc["local"] if acc else 0.0
         out["gap_recovered"] = (acc["adaswitch"] - acc["local"]) / gap if gap > 0 else None
+        # a stopped run leaves fewer shared questions: the gap is then measured on those alone
+        out["gap_questions"] = len(shared)
     return out
 
 
@@ -154,7 +156,8 @@ def main() -> None:
             print(f"  adaswitch - random: {diff['difference']:+.3f} [{diff['interval'][0]:+.3f}, "
                   f"{diff['interval'][1]:+.3f}] over {diff['n']} (gained {diff['gained']}, lost {diff['lost']})")
         if part.get("gap_recovered") is not None:
-            print(f"  gap recovered: {part['gap_recovered']:.2f}")
+            print(f"  gap recovered: {part['gap_recovered']:.2f} (on the {part['gap_questions']} questions"
+                  " that AdaSwitch, local and cloud all answered)")
         if part["missing"]:
             print(f"  missing: {', '.join(part['missing'])}")
     print(f"wrote {args.out}")

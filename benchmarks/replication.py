@@ -66,6 +66,17 @@ def method_figures(records: list[EvalRecord]) -> dict:
             "interval": list(wilson_interval(right, n)), "cloud_step_share": cloud_step_share(records)}
 
 
+def gap_recovered(outcomes: dict[str, dict[str, bool]], method: str) -> tuple[float | None, int]:
+    """The share of the local-to-cloud gap ``method`` recovers, on the questions it, the local and the
+    cloud run all answered, and how many those are (None where the cloud is not ahead there)."""
+    shared = [i for i in outcomes[method] if i in outcomes["local"] and i in outcomes["cloud"]]
+    if not shared:
+        return None, 0
+    acc = {m: sum(outcomes[m][i] for i in shared) / len(shared) for m in (method, "local", "cloud")}
+    gap = acc["cloud"] - acc["local"]
+    return ((acc[method] - acc["local"]) / gap if gap > 0 else None), len(shared)
+
+
 def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
     """Every method's figures, AdaSwitch minus random (paired), and the gap recovered, on ``runs``."""
     out: dict = {"methods": {}, "missing": [m for m in METHODS if m not in runs]}
@@ -81,13 +92,10 @@ def comparison(runs: dict[str, list[EvalRecord]]) -> dict:
                 "questions_to_exclude_zero": diff.questions_to_exclude_zero if diff.includes_zero else None,
             }
     if all(m in outcomes for m in ("adaswitch", "local", "cloud")):
-        shared = [i for i in outcomes["adaswitch"] if i in outcomes["local"] and i in outcomes["cloud"]]
-        acc = {m: sum(outcomes[m][i] for i in shared) / len(shared) for m in ("adaswitch", "local", "cloud")} \
-            if shared else {}
-        gap = acc["cloud"] - acc["local"] if acc else 0.0
-        out["gap_recovered"] = (acc["adaswitch"] - acc["local"]) / gap if gap > 0 else None
         # a stopped run leaves fewer shared questions: the gap is then measured on those alone
-        out["gap_questions"] = len(shared)
+        out["gap_recovered"], out["gap_questions"] = gap_recovered(outcomes, "adaswitch")
+        if "random" in outcomes:
+            out["random_gap_recovered"], _ = gap_recovered(outcomes, "random")
     return out
 
 
@@ -156,8 +164,10 @@ def main() -> None:
             print(f"  adaswitch - random: {diff['difference']:+.3f} [{diff['interval'][0]:+.3f}, "
                   f"{diff['interval'][1]:+.3f}] over {diff['n']} (gained {diff['gained']}, lost {diff['lost']})")
         if part.get("gap_recovered") is not None:
+            also = part.get("random_gap_recovered")
+            random_part = f"; random switching {also:.2f}" if also is not None else ""
             print(f"  gap recovered: {part['gap_recovered']:.2f} (on the {part['gap_questions']} questions"
-                  " that AdaSwitch, local and cloud all answered)")
+                  f" that AdaSwitch, local and cloud all answered){random_part}")
         if part["missing"]:
             print(f"  missing: {', '.join(part['missing'])}")
     print(f"wrote {args.out}")

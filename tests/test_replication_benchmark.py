@@ -66,6 +66,7 @@ def test_each_slice_is_paired_and_the_pool_adds_their_questions(slices, benchmar
     assert pooled["adaswitch_minus_random"]["difference"] == pytest.approx(0.25)
     assert pooled["methods"]["local"]["n"] == 4 and pooled["missing"] == []
     assert first["gap_recovered"] == pytest.approx(1.0) and first["gap_questions"] == 2
+    assert first["random_gap_recovered"] == pytest.approx(0.0)  # random never calls the cloud: the local's 0.5
     assert first["methods"]["local"]["run"] == slices["first"]["local"]
     assert len(first["methods"]["local"]["machines"]) == 1  # the machine that made it, read wall times against it
     assert first["methods"]["local"]["planned"] == 2 and first["methods"]["local"]["complete"]
@@ -94,6 +95,7 @@ def test_a_started_run_without_records_is_missing_and_a_stopped_one_says_so(slic
                         {"second": {**slices["second"], "random": str(empty), "cloud": str(stopped)}})
     second = report["slices"]["second"]
     assert second["missing"] == ["random"] and "adaswitch_minus_random" not in second
+    assert "random_gap_recovered" not in second
     assert second["methods"]["cloud"]["n"] == 1 and second["methods"]["cloud"]["planned"] == 2
     assert not second["methods"]["cloud"]["complete"]
     assert second["gap_questions"] == 1  # the gap is measured on the questions the stopped run answered
